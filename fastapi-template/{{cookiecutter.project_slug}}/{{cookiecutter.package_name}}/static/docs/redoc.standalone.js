@@ -1,0 +1,1 @@
+../../../../../flask-template/{{cookiecutter.project_slug}}/{{cookiecutter.package_name}}/static/docs/redoc.standalone.js

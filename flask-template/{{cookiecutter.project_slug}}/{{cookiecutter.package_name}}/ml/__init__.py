@@ -1,0 +1,1 @@
+"""The handwritten-digits classifier: training script, shipped ONNX model and its loader."""
