@@ -1,0 +1,203 @@
+"""Generate every combination of both templates, lint each one and run each one's own tests.
+
+The generated projects' suites share this test environment (PYTHONPATH points at the project);
+`test_isolated_install` proves, once per template, that a project installs and passes on its
+own in a fresh virtual environment.
+"""
+
+import itertools
+import os
+import re
+import subprocess
+import sys
+import tomllib
+import venv
+from pathlib import Path
+
+import pytest
+
+from tests.support import TEMPLATES, generate, require_redis, scratch_database
+
+PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
+DEFAULT_PYTHON = "3.12"
+DATABASES = ("sqlite", "postgresql")
+FEATURES = ("use_websockets", "use_ml", "use_celery", "use_docker")
+UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%|\bcookiecutter\.(?!json\b)\w")
+# The only files that may differ between projects generated for different Python versions.
+PYTHON_VERSION_FILES = {"pyproject.toml", "Dockerfile", "README.md"}
+GENERATED_SUITE_TIMEOUT = 300
+
+
+def feature_sets():
+    for values in itertools.product((True, False), repeat=len(FEATURES)):
+        yield dict(zip(FEATURES, values, strict=True))
+
+
+def combination_id(context: dict) -> str:
+    switched_off = [name.removeprefix("use_") for name in FEATURES if not context[name]]
+    features = "no-" + "-".join(switched_off) if switched_off else "all"
+    return f"py{context['python_version']}-{context['database']}-{features}"
+
+
+ALL_COMBINATIONS = [
+    {"python_version": python, "database": database, **features}
+    for python in PYTHON_VERSIONS
+    for database in DATABASES
+    for features in feature_sets()
+]
+# Projects generated for different Python versions differ only in metadata (asserted below),
+# so each project's own suite runs once per database and feature set.
+SUITE_COMBINATIONS = [c for c in ALL_COMBINATIONS if c["python_version"] == DEFAULT_PYTHON]
+
+
+@pytest.fixture(scope="session", params=TEMPLATES)
+def generated(request, tmp_path_factory) -> dict[str, tuple[dict, Path]]:
+    """Every combination of one template, generated once for the whole session."""
+    root = tmp_path_factory.mktemp(f"generated-{request.param}")
+    return {
+        combination_id(context): (
+            context,
+            generate(request.param, root / combination_id(context), **context),
+        )
+        for context in ALL_COMBINATIONS
+    }
+
+
+def text_files(project: Path):
+    for path in project.rglob("*"):
+        if path.is_file() and "static" not in path.parts and path.suffix != ".onnx":
+            yield path
+
+
+def test_every_combination_renders_completely(generated):
+    assert len(generated) == len(ALL_COMBINATIONS)
+    leftovers = [
+        f"{path}: {line.strip()}"
+        for _, project in generated.values()
+        for path in text_files(project)
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if UNRENDERED.search(line)
+    ]
+    assert leftovers == []
+
+
+def declared_dependencies(project: Path) -> str:
+    metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    extras = metadata.get("optional-dependencies", {}).values()
+    return " ".join(metadata["dependencies"] + [d for extra in extras for d in extra]).lower()
+
+
+def test_switched_off_features_leave_no_files_or_dependencies(generated):
+    for name, (context, project) in generated.items():
+        package = project / "my_service"
+        dependencies = declared_dependencies(project)
+        if not context["use_ml"]:
+            assert not (package / "ml").exists(), name
+            assert "onnxruntime" not in dependencies, name
+        if not context["use_celery"]:
+            assert not (package / "worker.py").exists(), name
+            assert "redis" not in dependencies and "celery" not in dependencies, name
+        if not context["use_websockets"]:
+            assert not (package / "api" / "routes" / "ws.py").exists(), name
+        if not context["use_docker"]:
+            assert not (project / "Dockerfile").exists(), name
+        if context["database"] == "sqlite":
+            assert "psycopg" not in dependencies, name
+
+
+def test_every_combination_lints_clean(generated):
+    """One ruff call over all combinations: ruff applies each project's own configuration."""
+    _, project = next(iter(generated.values()))
+    root = project.parent.parent
+    check = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format=concise", str(root)],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    formatted = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--no-cache", "--check", str(root)],
+        capture_output=True,
+        text=True,
+    )
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+
+
+def test_python_version_changes_only_metadata(generated):
+    for name, (context, project) in generated.items():
+        baseline_context = {**context, "python_version": DEFAULT_PYTHON}
+        _, baseline = generated[combination_id(baseline_context)]
+        differing = {
+            path.relative_to(project).as_posix()
+            for path in text_files(project)
+            if path.read_bytes() != (baseline / path.relative_to(project)).read_bytes()
+        }
+        assert differing <= PYTHON_VERSION_FILES, (name, differing)
+        assert context["python_version"] in (project / "pyproject.toml").read_text(), name
+
+
+def run_generated_suite(
+    project: Path, env_overrides: dict[str, str]
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(project), **env_overrides}
+    env.pop("DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=GENERATED_SUITE_TIMEOUT,
+    )
+
+
+@pytest.mark.parametrize("context", SUITE_COMBINATIONS, ids=combination_id)
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_generated_suite_passes(template, context, tmp_path):
+    project = generate(template, tmp_path, **context)
+    env = {}
+    if context["use_celery"]:
+        env["TEST_REDIS_URL"] = require_redis(db=12)
+    if context["database"] == "postgresql":
+        with scratch_database(f"gen_{template}") as database_url:
+            result = run_generated_suite(project, {**env, "TEST_DATABASE_URL": database_url})
+    else:
+        result = run_generated_suite(project, env)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert re.search(r"\d+ passed", result.stdout), result.stdout[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_isolated_install(template, tmp_path):
+    """A project installs from its own pyproject.toml into a fresh venv and passes its suite."""
+    project = generate(template, tmp_path / "project")
+    environment = tmp_path / "venv"
+    venv.create(environment, with_pip=True)
+    python = environment / "bin" / "python"
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "-e", ".[dev]"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DATABASE_URL")}
+    env["TEST_REDIS_URL"] = require_redis(db=11)
+    result = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=GENERATED_SUITE_TIMEOUT,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    lint = subprocess.run(
+        [str(environment / "bin" / "ruff"), "check", "."],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout
