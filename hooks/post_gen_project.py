@@ -26,6 +26,7 @@ FEATURE_FILES = {
         "{package}/api/routes/ml.py",
         "{package}/api/routes/jobs.py",
         "{package}/services/jobs.py",
+        "{package}/services/predictions.py",
         "{package}/worker.py",
         "migrations/versions/0002_create_jobs.py",
         "tests/test_ml.py",

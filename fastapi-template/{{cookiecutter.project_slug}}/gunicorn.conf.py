@@ -1,0 +1,46 @@
+"""Production server: `gunicorn -c gunicorn.conf.py` from the project root.
+
+Settings come from the environment (and .env): BIND, WEB_CONCURRENCY, MIGRATE_ON_START.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from {{ cookiecutter.package_name }}.core.config import get_settings
+
+settings = get_settings()
+
+wsgi_app = "{{ cookiecutter.package_name }}.main:app"
+worker_class = "uvicorn_worker.UvicornWorker"
+bind = settings.bind
+workers = settings.web_concurrency
+# The application writes its own JSON access lines.
+accesslog = None
+graceful_timeout = 20
+keepalive = 5
+
+# Prometheus multiprocess mode: every worker writes its samples under this directory and
+# /metrics aggregates them. It has to be in the environment before the workers start.
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="prometheus-")
+
+
+def on_starting(server) -> None:
+    metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    # Samples from a previous run would be counted again.
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+
+    if settings.migrate_on_start:
+        from {{ cookiecutter.package_name }}.core.db import upgrade_database
+
+        server.log.info("Applying database migrations")
+        upgrade_database(settings.database_url)
+
+
+def child_exit(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

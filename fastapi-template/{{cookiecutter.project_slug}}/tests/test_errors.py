@@ -1,0 +1,202 @@
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
+
+
+def assert_problem(response, status: int, title: str, detail: str | None = None) -> dict:
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body.keys() >= PROBLEM_KEYS
+    assert body["type"] == "about:blank"
+    assert (body["status"], body["title"]) == (status, title)
+    if detail is not None:
+        assert body["detail"] == detail
+    return body
+
+
+def test_malformed_json_is_400(client: TestClient):
+    response = client.post(
+        "/api/v1/items", content=b'{"name": ', headers={"Content-Type": "application/json"}
+    )
+
+    body = assert_problem(response, 400, "Bad Request", "Malformed JSON body")
+    assert body["instance"] == "/api/v1/items"
+
+
+def test_unknown_route_is_404(client: TestClient):
+    response = client.get("/no/such/page")
+
+    assert_problem(response, 404, "Not Found", "The requested URL was not found")
+
+
+@pytest.mark.parametrize("item_id", ["abc", "1.5", "-1", "99999999999999999999"])
+def test_non_integer_or_impossible_ids_are_404(client: TestClient, item_id: str):
+    assert_problem(client.get(f"/api/v1/items/{item_id}"), 404, "Not Found")
+
+
+def test_missing_item_is_404(client: TestClient):
+    assert_problem(client.get("/api/v1/items/7"), 404, "Not Found", "Item 7 not found")
+    assert_problem(client.delete("/api/v1/items/7"), 404, "Not Found", "Item 7 not found")
+
+
+def test_wrong_method_is_405_with_allow(client: TestClient):
+    response = client.delete("/api/v1/items")
+
+    assert_problem(response, 405, "Method Not Allowed", "Method Not Allowed")
+    assert response.headers["allow"] == "GET, POST"
+    item_route = client.post("/api/v1/items/1", json={})
+    assert item_route.headers["allow"] == "DELETE, GET, PATCH, PUT"
+
+
+def test_stale_if_match_is_412(client: TestClient, create_item):
+    item_id = create_item()["id"]
+
+    response = client.delete(f"/api/v1/items/{item_id}", headers={"If-Match": '"1-0"'})
+
+    assert_problem(
+        response,
+        412,
+        "Precondition Failed",
+        "The item has changed: If-Match does not match the current ETag",
+    )
+
+
+def test_body_over_the_limit_is_413(make_client):
+    client = make_client(max_body_bytes=100)
+    body = b'{"name": "' + b"x" * 200 + b'", "price": 1}'
+
+    declared = client.post(
+        "/api/v1/items", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert_problem(declared, 413, "Content Too Large", "Request body exceeds 100 bytes")
+
+    # Streamed without a Content-Length: the bytes are counted as they arrive.
+    streamed = client.post(
+        "/api/v1/items",
+        content=iter([body[:50], body[50:]]),
+        headers={"Content-Type": "application/json"},
+    )
+    assert_problem(streamed, 413, "Content Too Large", "Request body exceeds 100 bytes")
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_non_json_body_is_415(client: TestClient, content_type: str):
+    response = client.post(
+        "/api/v1/items", content=b"name=x&price=1", headers={"Content-Type": content_type}
+    )
+
+    assert_problem(response, 415, "Unsupported Media Type", "Request body must be application/json")
+
+
+def test_invalid_data_is_422_listing_every_field(client: TestClient):
+    response = client.post(
+        "/api/v1/items",
+        json={
+            "name": "",
+            "price": -1,
+            "tags": ["ok", ""],
+            "dimensions": {"width": 0, "height": 1, "depth": 1},
+            "colour": "red",
+        },
+    )
+
+    body = assert_problem(response, 422, "Unprocessable Content", "Request validation failed")
+    locs = sorted(error["loc"] for error in body["errors"])
+    assert locs == sorted(
+        [
+            ["body", "name"],
+            ["body", "price"],
+            ["body", "tags", 1],
+            ["body", "dimensions", "width"],
+            ["body", "colour"],
+        ]
+    )
+    assert all({"loc", "msg", "type"} <= error.keys() for error in body["errors"])
+
+
+def test_body_that_is_not_an_object_is_422_at_body(client: TestClient):
+    body = assert_problem(client.post("/api/v1/items", json=[1, 2]), 422, "Unprocessable Content")
+
+    assert [error["loc"] for error in body["errors"]] == [["body"]]
+
+
+def test_patch_rejects_null_for_required_fields(client: TestClient, create_item):
+    item_id = create_item()["id"]
+
+    response = client.patch(f"/api/v1/items/{item_id}", json={"name": None, "price": None})
+
+    body = assert_problem(response, 422, "Unprocessable Content")
+    assert sorted(error["loc"] for error in body["errors"]) == [["body", "name"], ["body", "price"]]
+
+
+def test_invalid_query_is_422_at_query(client: TestClient):
+    body = assert_problem(
+        client.get("/api/v1/items?limit=0&offset=x"), 422, "Unprocessable Content"
+    )
+
+    assert sorted(error["loc"] for error in body["errors"]) == [
+        ["query", "limit"],
+        ["query", "offset"],
+    ]
+
+
+def test_unexpected_error_is_500_without_internals(app: FastAPI):
+    @app.get("/explode")
+    async def explode() -> None:
+        raise RuntimeError("secret connection string")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/explode")
+
+    body = assert_problem(response, 500, "Internal Server Error", "An unexpected error occurred")
+    assert "secret" not in response.text
+    assert body["instance"] == "/explode"
+    assert response.headers["x-request-id"]
+
+
+MALFORMED_BODIES = [
+    b"",
+    b"null",
+    b"[]",
+    b'"text"',
+    b"12",
+    b"{",
+    b"\xff\xfe\x00",
+    b'{"name": "\\ud800", "price": 1}',
+    b'{"name": "a", "price": 1e999}',
+    b'{"name": "a", "price": "NaN"}',
+    b'{"name": "a", "price": 1, "tags": "abc"}',
+    b'{"name": "a", "price": 1, "tags": [1, 2]}',
+    b'{"name": "a", "price": 1, "dimensions": []}',
+    b'{"name": "a", "price": 1, "dimensions": {"width": "x"}}',
+    b'{"name": {"nested": true}, "price": [1]}',
+    b'{"name": "a", "price": 1}' * 2,
+    b"\x00" * 64,
+]
+
+
+@pytest.mark.parametrize("body", MALFORMED_BODIES)
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+def test_garbage_never_causes_a_server_error(client: TestClient, create_item, method, body):
+    item_id = create_item()["id"]
+    url = "/api/v1/items" if method == "POST" else f"/api/v1/items/{item_id}"
+
+    response = client.request(
+        method, url, content=body, headers={"Content-Type": "application/json"}
+    )
+
+    assert 400 <= response.status_code < 500
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_every_response_carries_a_request_id(client: TestClient):
+    generated = client.get("/health").headers["x-request-id"]
+    kept = client.get("/health", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"]
+    replaced = client.get("/health", headers={"X-Request-ID": "x" * 200}).headers["x-request-id"]
+
+    assert len(generated) == 32
+    assert kept == "abc-123"
+    assert replaced != "x" * 200

@@ -1,0 +1,118 @@
+{% if cookiecutter.use_celery -%}
+import time
+
+{% endif -%}
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+
+def test_echo_returns_every_message(client: TestClient):
+    with client.websocket_connect("/ws/echo") as websocket:
+        for text in ["hello", '{"not": "parsed"}', ""]:
+            websocket.send_text(text)
+            assert websocket.receive_text() == text
+
+
+def test_room_messages_reach_every_member_including_the_sender(client: TestClient):
+    with (
+        client.websocket_connect("/ws/rooms/lobby") as alice,
+        client.websocket_connect("/ws/rooms/lobby") as bob,
+    ):
+        alice.send_json({"type": "message", "data": {"text": "hi", "n": [1, 2]}})
+
+        for member in (alice, bob):
+            message = member.receive_json()
+            assert message["type"] == "message"
+            assert message["room"] == "lobby"
+            assert message["data"] == {"text": "hi", "n": [1, 2]}
+            assert message["sent_at"].endswith("Z")
+
+
+def test_rooms_are_separate(client: TestClient):
+    with (
+        client.websocket_connect("/ws/rooms/a") as in_a,
+        client.websocket_connect("/ws/rooms/b") as in_b,
+    ):
+        in_b.send_json({"type": "message", "data": "for b"})
+        in_a.send_json({"type": "message", "data": "for a"})
+
+        assert in_a.receive_json()["data"] == "for a"
+        assert in_b.receive_json()["data"] == "for b"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not json", "[1, 2]", '{"type": "message"}', '{"type": "other", "data": 1}', '"message"'],
+)
+def test_bad_messages_get_an_error_and_the_connection_stays_open(client: TestClient, text: str):
+    with client.websocket_connect("/ws/rooms/lobby") as websocket:
+        websocket.send_text(text)
+        error = websocket.receive_json()
+        assert error["type"] == "error"
+        assert error["detail"]
+
+        websocket.send_json({"type": "message", "data": None})
+        assert websocket.receive_json()["data"] is None
+
+
+def test_invalid_room_names_are_refused(client: TestClient):
+    with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/ws/rooms/a b"):
+        pass
+
+    assert refused.value.code == 1008
+
+
+def test_item_writes_are_announced_in_the_items_room(client: TestClient, item_payload):
+    with client.websocket_connect("/ws/rooms/items") as websocket:
+        created = client.post("/api/v1/items", json=item_payload).json()
+        updated = client.patch(f"/api/v1/items/{created['id']}", json={"price": 1}).json()
+        client.delete(f"/api/v1/items/{created['id']}")
+
+        events = [websocket.receive_json() for _ in range(3)]
+
+    assert events == [
+        {"type": "item.created", "room": "items", "data": created},
+        {"type": "item.updated", "room": "items", "data": updated},
+        {"type": "item.deleted", "room": "items", "data": {"id": created["id"]}},
+    ]
+
+
+def test_a_dropped_connection_leaves_its_room(client: TestClient):
+    hub = client.app.state.hub
+    with client.websocket_connect("/ws/rooms/transient") as websocket:
+        websocket.send_json({"type": "message", "data": 1})
+        websocket.receive_json()
+        assert hub.connection_count("transient") == 1
+
+    with client.websocket_connect("/ws/rooms/transient") as websocket:
+        # The echo proves the server has processed the earlier disconnect.
+        websocket.send_json({"type": "message", "data": 2})
+        assert websocket.receive_json()["data"] == 2
+        assert hub.connection_count("transient") == 1
+{%- if cookiecutter.use_celery %}
+
+
+def test_rooms_span_processes_through_redis(make_client, redis_url: str):
+    # Two applications with separate hubs stand in for two worker processes.
+    first, second = make_client(redis_url=redis_url), make_client(redis_url=redis_url)
+
+    with (
+        first.websocket_connect("/ws/rooms/shared") as on_first,
+        second.websocket_connect("/ws/rooms/shared") as on_second,
+    ):
+        wait_until_subscribed(second)
+        wait_until_subscribed(first)
+        on_first.send_json({"type": "message", "data": "across"})
+
+        assert on_second.receive_json()["data"] == "across"
+        assert on_first.receive_json()["data"] == "across"
+
+
+def wait_until_subscribed(client: TestClient) -> None:
+    """Block until the app's pub/sub listener has its PSUBSCRIBE in place."""
+    deadline = time.monotonic() + 5
+    while not client.app.state.hub.subscribed.is_set():
+        assert time.monotonic() < deadline, "the pub/sub listener did not subscribe"
+        time.sleep(0.01)
+{%- endif %}

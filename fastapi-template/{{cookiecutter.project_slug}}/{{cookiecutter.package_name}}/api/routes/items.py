@@ -1,0 +1,143 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy.orm.exc import StaleDataError
+
+from {{ cookiecutter.package_name }}.api.deps import ItemServiceDep, JsonBody, SessionFactoryDep
+from {{ cookiecutter.package_name }}.core.errors import ProblemError
+from {{ cookiecutter.package_name }}.models.item import Item
+from {{ cookiecutter.package_name }}.schemas.item import ItemCreate, ItemList, ItemPatch, ItemRead
+from {{ cookiecutter.package_name }}.services.items import ItemService, export_lines
+
+router = APIRouter(prefix="/api/v1/items", tags=["items"])
+
+# Item ids are matched by the path converter, so /api/v1/items/abc is a 404 like any
+# unknown URL rather than a validation error.
+ITEM_PATH = "/{item_id:int}"
+STALE_DETAIL = "The item has changed: If-Match does not match the current ETag"
+
+
+def parse_etags(header: str) -> list[str]:
+    return [tag.strip() for tag in header.split(",") if tag.strip()]
+
+
+def if_none_match_hits(header: str | None, etag: str) -> bool:
+    """Weak comparison, as RFC 9110 prescribes for If-None-Match."""
+    if header is None:
+        return False
+    tags = parse_etags(header)
+    return "*" in tags or etag in (tag.removeprefix("W/") for tag in tags)
+
+
+def if_match_fails(header: str | None, etag: str) -> bool:
+    """Strong comparison: a weak tag never matches; `*` matches any existing item."""
+    if header is None:
+        return False
+    tags = parse_etags(header)
+    return "*" not in tags and etag not in tags
+
+
+def not_found(item_id: int) -> ProblemError:
+    return ProblemError(404, f"Item {item_id} not found")
+
+
+async def item_for_write(items: ItemService, item_id: int, if_match: str | None) -> Item:
+    item = await items.get(item_id)
+    if item is None:
+        raise not_found(item_id)
+    if if_match_fails(if_match, item.etag):
+        raise ProblemError(412, STALE_DETAIL)
+    return item
+
+
+IfMatch = Annotated[str | None, Header()]
+
+
+@router.post("", status_code=201, response_model=ItemRead, dependencies=[JsonBody])
+async def create_item(body: ItemCreate, items: ItemServiceDep, response: Response) -> Item:
+    item = await items.create(body)
+    response.headers["Location"] = f"{router.prefix}/{item.id}"
+    response.headers["ETag"] = item.etag
+    return item
+
+
+@router.get("", response_model=ItemList)
+async def list_items(
+    items: ItemServiceDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    q: Annotated[str | None, Query(description="Case-insensitive substring of the name")] = None,
+    tag: Annotated[str | None, Query(description="Only items with this tag")] = None,
+) -> dict:
+    found, total = await items.list(limit=limit, offset=offset, q=q, tag=tag)
+    return {"items": found, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/export", response_class=StreamingResponse)
+async def export_items(session_factory: SessionFactoryDep) -> StreamingResponse:
+    """Every item as newline-delimited JSON, streamed in id order."""
+    return StreamingResponse(export_lines(session_factory), media_type="application/x-ndjson")
+
+
+@router.get(
+    ITEM_PATH,
+    response_model=ItemRead,
+    responses={304: {"description": "Not modified: If-None-Match holds the current ETag"}},
+)
+async def get_item(
+    item_id: int,
+    items: ItemServiceDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    found = await items.read(item_id)
+    if found is None:
+        raise not_found(item_id)
+    headers = {"ETag": found.etag}
+    if if_none_match_hits(if_none_match, found.etag):
+        return Response(status_code=304, headers=headers)
+    return JSONResponse(found.data, headers=headers)
+
+
+@router.put(ITEM_PATH, response_model=ItemRead, dependencies=[JsonBody])
+async def replace_item(
+    item_id: int,
+    body: ItemCreate,
+    items: ItemServiceDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Item:
+    item = await item_for_write(items, item_id, if_match)
+    try:
+        item = await items.replace(item, body)
+    except StaleDataError:
+        raise ProblemError(412, STALE_DETAIL) from None
+    response.headers["ETag"] = item.etag
+    return item
+
+
+@router.patch(ITEM_PATH, response_model=ItemRead, dependencies=[JsonBody])
+async def patch_item(
+    item_id: int,
+    body: ItemPatch,
+    items: ItemServiceDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Item:
+    item = await item_for_write(items, item_id, if_match)
+    try:
+        item = await items.patch(item, body)
+    except StaleDataError:
+        raise ProblemError(412, STALE_DETAIL) from None
+    response.headers["ETag"] = item.etag
+    return item
+
+
+@router.delete(ITEM_PATH, status_code=204)
+async def delete_item(item_id: int, items: ItemServiceDep, if_match: IfMatch = None) -> Response:
+    item = await item_for_write(items, item_id, if_match)
+    try:
+        await items.delete(item)
+    except StaleDataError:
+        raise ProblemError(412, STALE_DETAIL) from None
+    return Response(status_code=204)

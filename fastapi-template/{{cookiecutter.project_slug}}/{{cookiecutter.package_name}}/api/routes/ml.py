@@ -1,0 +1,28 @@
+"""The handwritten-digits model: description and synchronous predictions."""
+
+from fastapi import APIRouter
+
+from {{ cookiecutter.package_name }}.api.deps import BatcherDep, JsonBody, ModelDep
+from {{ cookiecutter.package_name }}.schemas.ml import ModelInfo, ModelList, PredictRequest, PredictResponse
+from {{ cookiecutter.package_name }}.services.predictions import predict
+
+router = APIRouter(prefix="/api/v1/models", tags=["ml"])
+
+
+@router.get("", response_model=ModelList)
+async def list_models(model: ModelDep) -> dict:
+    return {"models": [model.describe()]}
+
+
+@router.get("/digits", response_model=ModelInfo)
+async def describe_digits(model: ModelDep) -> dict:
+    return model.describe()
+
+
+@router.post("/digits/predict", response_model=PredictResponse, dependencies=[JsonBody])
+async def predict_digits(body: PredictRequest, model: ModelDep, batcher: BatcherDep) -> dict:
+    if batcher is not None:
+        predictions = await batcher.predict(body.inputs)
+    else:
+        predictions = await predict(model, body.inputs)
+    return {"model": model.name, "version": model.version, "predictions": predictions}

@@ -1,0 +1,182 @@
+"""Problem details (RFC 9457) for every 4xx and 5xx response, and the request body limit."""
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+# RFC 9110 names; Python's http module still uses the older phrases for these two.
+TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+CANDIDATE_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
+
+# Details for errors the framework raises itself (routing, body parsing).
+FRAMEWORK_DETAILS = {
+    400: "Malformed JSON body",
+    404: "The requested URL was not found",
+    405: "Method Not Allowed",
+}
+
+
+class ProblemError(HTTPException):
+    """An error the application raises on purpose, with a detail meant for the client."""
+
+
+class ContentTooLarge(ProblemError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body exceeds {limit} bytes")
+
+
+def problem_title(status: int) -> str:
+    return TITLES.get(status) or HTTPStatus(status).phrase
+
+
+def problem_body(status: int, detail: str, instance: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "about:blank",
+        "title": problem_title(status),
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        **extra,
+    }
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    instance: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    return JSONResponse(
+        problem_body(status, detail, instance, **extra),
+        status_code=status,
+        headers=headers,
+        media_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts for this path.
+
+    Starlette's 405 lists only the methods of the first route that matched the path, while
+    GET and POST on /api/v1/items, for instance, are two routes: ask the router instead.
+    """
+    allowed = []
+    for method in CANDIDATE_METHODS:
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
+async def http_exception_handler(request: Request, exc: HTTPException) -> JSONResponse:
+    status = exc.status_code
+    if isinstance(exc, ProblemError):
+        detail = str(exc.detail)
+    else:
+        detail = FRAMEWORK_DETAILS.get(status) or problem_title(status)
+    headers = dict(exc.headers or {})
+    if status == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return problem_response(status, detail, request.url.path, headers=headers)
+
+
+def _validation_error(error: dict[str, Any]) -> dict[str, Any]:
+    return {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+
+
+async def validation_exception_handler(
+    request: Request, exc: RequestValidationError
+) -> JSONResponse:
+    errors = exc.errors()
+    if any(error["type"] == "json_invalid" for error in errors):
+        return problem_response(400, FRAMEWORK_DETAILS[400], request.url.path)
+    return problem_response(
+        422,
+        "Request validation failed",
+        request.url.path,
+        errors=[_validation_error(error) for error in errors],
+    )
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HTTPException, http_exception_handler)
+    app.add_exception_handler(RequestValidationError, validation_exception_handler)
+
+
+async def send_problem(send: Send, status: int, detail: str, instance: str) -> None:
+    """Send a problem response from ASGI middleware, outside FastAPI's handlers."""
+    body = json.dumps(problem_body(status, detail, instance)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimitMiddleware:
+    """Reject request bodies over `max_bytes` with 413, by header and by counting the stream.
+
+    A declared Content-Length over the limit is refused before anything is read; a chunked
+    or understated body is cut off as soon as the bytes received pass the limit.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if value.isdigit() and int(value) > self.max_bytes:
+                    await send_problem(
+                        send, 413, f"Request body exceeds {self.max_bytes} bytes", scope["path"]
+                    )
+                    return
+                break
+
+        received = 0
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise ContentTooLarge(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except ContentTooLarge as exc:
+            # Raised where nothing turned it into a response (outside a FastAPI route).
+            if response_started:
+                raise
+            await send_problem(send, 413, str(exc.detail), scope["path"])

@@ -1,0 +1,123 @@
+"""JSON log lines on stderr, each tagged with the request id, and one access line per request."""
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from {{ cookiecutter.package_name }}.core.errors import send_problem
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+REQUEST_ID_HEADER = b"x-request-id"
+VALID_REQUEST_ID = re.compile(r"[\x20-\x7e]{1,128}")
+ACCESS_FIELDS = ("method", "path", "status", "duration_ms")
+
+access_logger = logging.getLogger("{{ cookiecutter.package_name }}.access")
+error_logger = logging.getLogger("{{ cookiecutter.package_name }}.errors")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "ts": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": request_id_var.get(),
+        }
+        for field in ACCESS_FIELDS:
+            if hasattr(record, field):
+                line[field] = getattr(record, field)
+        if record.exc_info:
+            line["exc_info"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    # Uvicorn's own access log would duplicate the access lines written below.
+    logging.getLogger("uvicorn.access").disabled = True
+    for name in ("uvicorn", "uvicorn.error", "gunicorn.error"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
+
+
+def incoming_request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == REQUEST_ID_HEADER:
+            candidate = value.decode("latin-1")
+            if VALID_REQUEST_ID.fullmatch(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+class RequestLoggingMiddleware:
+    """Assign the request id, echo it in X-Request-ID, and log one access line per request.
+
+    It is the outermost middleware, so it also turns an unhandled exception into the
+    contract's 500 problem (logged with its traceback, which never reaches the client).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        request_id = incoming_request_id(scope)
+        token = request_id_var.set(request_id)
+        start = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() != REQUEST_ID_HEADER
+                ]
+                headers.append((REQUEST_ID_HEADER, request_id.encode("latin-1")))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_request_id)
+        except Exception:
+            error_logger.exception("Unhandled error")
+            if response_started:
+                raise
+            await send_problem(
+                send_with_request_id, 500, "An unexpected error occurred", scope["path"]
+            )
+        finally:
+            access_logger.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - start) * 1000, 3),
+                },
+            )
+            request_id_var.reset(token)

@@ -1,0 +1,1 @@
+"""Pydantic models: what the API accepts and returns."""

@@ -1,0 +1,87 @@
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    field_validator,
+)
+
+
+def format_timestamp(value: datetime) -> str:
+    """RFC 3339 in UTC with microseconds: 2026-01-02T03:04:05.123456Z."""
+    if value.tzinfo is None:  # SQLite hands back naive datetimes; they were stored in UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Description = Annotated[str, StringConstraints(max_length=1000)]
+Price = Annotated[float, Field(ge=0, le=1_000_000)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=30)]
+Tags = Annotated[list[Tag], Field(max_length=10)]
+Length = Annotated[float, Field(gt=0)]
+
+
+class Dimensions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    width: Length
+    height: Length
+    depth: Length
+
+
+class ItemCreate(BaseModel):
+    """The body of POST and PUT: a complete item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    description: Description | None = None
+    price: Price
+    tags: Tags = []
+    dimensions: Dimensions | None = None
+
+
+class ItemPatch(BaseModel):
+    """The body of PATCH: any subset of the item's fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    description: Description | None = None
+    price: Price | None = None
+    tags: Tags | None = None
+    dimensions: Dimensions | None = None
+
+    @field_validator("name", "price", "tags")
+    @classmethod
+    def reject_null(cls, value: object) -> object:
+        # Validators do not run on defaults, so this only fires for an explicit null.
+        if value is None:
+            raise ValueError("may not be null")
+        return value
+
+
+class ItemRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    description: str | None
+    price: float
+    tags: list[str]
+    dimensions: Dimensions | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ItemList(BaseModel):
+    items: list[ItemRead]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,1 @@
+"""Application logic shared by the HTTP routes, WebSocket events, cache and jobs."""

@@ -1,0 +1,194 @@
+"""Item queries and writes.
+
+The routes stay thin: they translate HTTP into these calls.
+{%- if cookiecutter.use_celery %}
+Reads go through the Redis cache when there is one, and every write invalidates it.
+{%- endif %}
+{%- if cookiecutter.use_websockets %}
+Every write publishes an event to the `items` room.
+{%- endif %}
+"""
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, column, exists, func, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+{% if cookiecutter.use_celery -%}
+from {{ cookiecutter.package_name }}.core.cache import ItemCache
+{% endif -%}
+{% if cookiecutter.use_websockets -%}
+from {{ cookiecutter.package_name }}.core.realtime import LocalHub
+{% endif -%}
+from {{ cookiecutter.package_name }}.models.item import Item
+from {{ cookiecutter.package_name }}.schemas.item import ItemCreate, ItemPatch, ItemRead
+
+# Ids the database can hold (PostgreSQL's integer); larger ones cannot exist.
+MAX_ITEM_ID = 2**31 - 1
+EXPORT_BATCH_SIZE = 500
+{%- if cookiecutter.use_websockets %}
+ITEMS_ROOM = "items"
+{%- endif %}
+
+
+def serialize(item: Item) -> dict[str, Any]:
+    return ItemRead.model_validate(item).model_dump(mode="json")
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def has_tag(tag: str, dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return type_coerce(Item.tags, JSONB).contains([tag])
+    values = func.json_each(Item.tags).table_valued("value")
+    return exists(select(1).select_from(values).where(column("value") == tag))
+
+
+@dataclass
+class CachedItem:
+    """An item as the API shows it, with its ETag: what reads return and the cache holds."""
+
+    data: dict[str, Any]
+    etag: str
+
+
+class ItemService:
+    def __init__(
+        self,
+        session: AsyncSession,
+{%- if cookiecutter.use_celery %}
+        cache: ItemCache | None = None,
+{%- endif %}
+{%- if cookiecutter.use_websockets %}
+        hub: LocalHub | None = None,
+{%- endif %}
+    ) -> None:
+        self.session = session
+{%- if cookiecutter.use_celery %}
+        self.cache = cache
+{%- endif %}
+{%- if cookiecutter.use_websockets %}
+        self.hub = hub
+{%- endif %}
+
+    def _filtered(self, query: Select, q: str | None, tag: str | None) -> Select:
+        if q:
+            query = query.where(Item.name.ilike(f"%{escape_like(q)}%", escape="\\"))
+        if tag:
+            query = query.where(has_tag(tag, self.session.get_bind().dialect.name))
+        return query
+
+    async def list(
+        self, *, limit: int, offset: int, q: str | None = None, tag: str | None = None
+    ) -> tuple[Sequence[Item], int]:
+        total = await self.session.scalar(
+            self._filtered(select(func.count()).select_from(Item), q, tag)
+        )
+        items = await self.session.scalars(
+            self._filtered(select(Item), q, tag).order_by(Item.id).limit(limit).offset(offset)
+        )
+        return items.all(), total or 0
+
+    async def get(self, item_id: int) -> Item | None:
+        if not 0 < item_id <= MAX_ITEM_ID:
+            return None
+        return await self.session.get(Item, item_id)
+
+    async def read(self, item_id: int) -> CachedItem | None:
+        """The item's public form and ETag, from the cache when it holds them."""
+{%- if cookiecutter.use_celery %}
+        if self.cache is not None:
+            cached = await self.cache.get(item_id)
+            if cached is not None:
+                return CachedItem(**cached)
+{%- endif %}
+        item = await self.get(item_id)
+        if item is None:
+            return None
+        found = CachedItem(serialize(item), item.etag)
+{%- if cookiecutter.use_celery %}
+        if self.cache is not None:
+            await self.cache.set(item_id, {"data": found.data, "etag": found.etag})
+{%- endif %}
+        return found
+
+    async def create(self, data: ItemCreate) -> Item:
+        item = Item(**data.model_dump())
+        self.session.add(item)
+        await self.session.commit()
+{%- if cookiecutter.use_websockets %}
+        await self._announce("item.created", serialize(item))
+{%- endif %}
+        return item
+
+    async def update(self, item: Item, changes: dict[str, Any]) -> Item:
+        """Apply `changes` (already validated); PUT passes every field, PATCH only some."""
+        for field, value in changes.items():
+            setattr(item, field, value)
+        # Bump the version even when nothing changed, so that the ETag always moves on.
+        item.updated_at = datetime.now(UTC)
+        await self.session.commit()
+{%- if cookiecutter.use_celery %}
+        await self._forget(item.id)
+{%- endif %}
+{%- if cookiecutter.use_websockets %}
+        await self._announce("item.updated", serialize(item))
+{%- endif %}
+        return item
+
+    async def replace(self, item: Item, data: ItemCreate) -> Item:
+        return await self.update(item, data.model_dump())
+
+    async def patch(self, item: Item, data: ItemPatch) -> Item:
+        return await self.update(item, data.model_dump(exclude_unset=True))
+
+    async def delete(self, item: Item) -> None:
+        await self.session.delete(item)
+        await self.session.commit()
+{%- if cookiecutter.use_celery %}
+        await self._forget(item.id)
+{%- endif %}
+{%- if cookiecutter.use_websockets %}
+        await self._announce("item.deleted", {"id": item.id})
+{%- endif %}
+
+{%- if cookiecutter.use_celery %}
+
+    async def _forget(self, item_id: int) -> None:
+        if self.cache is not None:
+            await self.cache.delete(item_id)
+{%- endif %}
+{%- if cookiecutter.use_websockets %}
+
+    async def _announce(self, event_type: str, data: dict[str, Any]) -> None:
+        if self.hub is not None:
+            message = {"type": event_type, "room": ITEMS_ROOM, "data": data}
+            await self.hub.publish(ITEMS_ROOM, message)
+{%- endif %}
+
+
+async def export_lines(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[bytes]:
+    """Every item as one JSON line, read in id order a batch at a time.
+
+    Keyset pagination keeps memory flat however large the table is, and holds no
+    transaction open between batches while the client reads.
+    """
+    last_id = 0
+    while True:
+        async with session_factory() as session:
+            batch = (
+                await session.scalars(
+                    select(Item).where(Item.id > last_id).order_by(Item.id).limit(EXPORT_BATCH_SIZE)
+                )
+            ).all()
+        if not batch:
+            return
+        lines = (ItemRead.model_validate(item).model_dump_json() + "\n" for item in batch)
+        yield "".join(lines).encode()
+        last_id = batch[-1].id
