@@ -1,0 +1,59 @@
+"""Redis cache-aside for item reads, against a real Redis (TEST_REDIS_URL)."""
+
+import json
+
+import pytest
+import redis
+
+
+@pytest.fixture
+def cached_app(make_app, redis_url):
+    return make_app(REDIS_URL=redis_url)
+
+
+@pytest.fixture
+def store(redis_url):
+    return redis.Redis.from_url(redis_url)
+
+
+def test_read_populates_and_write_invalidates(cached_app, store):
+    client = cached_app.test_client()
+    item = client.post("/api/v1/items", json={"name": "Kettle", "price": 25}).json
+    key = f"item:{item['id']}"
+    assert store.get(key) is None
+
+    first = client.get(f"/api/v1/items/{item['id']}")
+    cached = json.loads(store.get(key))
+    assert cached["item"] == first.json
+    assert cached["etag"] == first.headers["ETag"]
+    assert 0 < store.ttl(key) <= cached_app.config["CACHE_TTL_SECONDS"]
+
+    client.patch(f"/api/v1/items/{item['id']}", json={"price": 30})
+    assert store.get(key) is None
+    second = client.get(f"/api/v1/items/{item['id']}")
+    assert second.json["price"] == 30
+    assert second.headers["ETag"] != first.headers["ETag"]
+
+    client.delete(f"/api/v1/items/{item['id']}")
+    assert store.get(key) is None
+    assert client.get(f"/api/v1/items/{item['id']}").status_code == 404
+
+
+def test_reads_are_served_from_the_cache(cached_app, store):
+    client = cached_app.test_client()
+    item = client.post("/api/v1/items", json={"name": "Kettle", "price": 25}).json
+    client.get(f"/api/v1/items/{item['id']}")
+    # Change the cached copy behind the service's back: the next read must return it.
+    cached = json.loads(store.get(f"item:{item['id']}"))
+    cached["item"]["name"] = "From the cache"
+    store.set(f"item:{item['id']}", json.dumps(cached))
+    assert client.get(f"/api/v1/items/{item['id']}").json["name"] == "From the cache"
+
+
+def test_redis_down_still_serves(make_app):
+    client = make_app(REDIS_URL="redis://127.0.0.1:1/0").test_client()
+    item = client.post("/api/v1/items", json={"name": "Kettle", "price": 25}).json
+    response = client.get(f"/api/v1/items/{item['id']}")
+    assert response.status_code == 200
+    assert response.json == item
+    assert client.patch(f"/api/v1/items/{item['id']}", json={"price": 1}).status_code == 200

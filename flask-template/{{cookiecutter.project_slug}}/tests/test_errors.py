@@ -1,0 +1,164 @@
+import pytest
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
+VALID = {"name": "Mug", "price": 8}
+
+
+def assert_problem(response, status: int, title: str, detail: str | None = None) -> dict:
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    body = response.json
+    assert body.keys() >= PROBLEM_KEYS
+    assert body["type"] == "about:blank"
+    assert body["status"] == status
+    assert body["title"] == title
+    assert body["instance"] == response.request.path
+    if detail is not None:
+        assert body["detail"] == detail
+    return body
+
+
+def test_400_malformed_json(client):
+    response = client.post("/api/v1/items", data='{"name": "Mug",', content_type="application/json")
+    assert_problem(response, 400, "Bad Request", "Malformed JSON body")
+
+
+def test_404_unknown_route(client):
+    assert_problem(client.get("/nowhere"), 404, "Not Found", "The requested URL was not found")
+
+
+def test_404_unknown_item(client):
+    assert_problem(client.get("/api/v1/items/42"), 404, "Not Found", "Item 42 not found")
+
+
+def test_405_lists_allowed_methods(client):
+    response = client.delete("/api/v1/items")
+    assert_problem(response, 405, "Method Not Allowed", "Method Not Allowed")
+    assert {"GET", "POST"} <= {m.strip() for m in response.headers["Allow"].split(",")}
+
+
+def test_413_body_over_the_limit(make_app):
+    client = make_app(MAX_BODY_BYTES=100).test_client()
+    response = client.post("/api/v1/items", json={"name": "x" * 200, "price": 1})
+    assert_problem(response, 413, "Content Too Large", "Request body exceeds 100 bytes")
+
+
+def test_415_body_not_json(client):
+    response = client.post("/api/v1/items", data="name=Mug", content_type="text/plain")
+    assert_problem(response, 415, "Unsupported Media Type", "Request body must be application/json")
+
+
+def test_422_lists_every_invalid_field(client):
+    response = client.post(
+        "/api/v1/items",
+        json={
+            "name": "",
+            "price": -1,
+            "tags": ["ok", "", "x" * 31],
+            "dimensions": {"width": 0, "height": "tall"},
+            "colour": "red",
+        },
+    )
+    body = assert_problem(response, 422, "Unprocessable Content", "Request validation failed")
+    locs = sorted(tuple(map(str, error["loc"])) for error in body["errors"])
+    assert locs == sorted(
+        [
+            ("body", "name"),
+            ("body", "price"),
+            ("body", "tags", "1"),
+            ("body", "tags", "2"),
+            ("body", "dimensions", "width"),
+            ("body", "dimensions", "height"),
+            ("body", "dimensions", "depth"),
+            ("body", "colour"),
+        ]
+    )
+    assert all(error["msg"] and error["type"] for error in body["errors"])
+    by_loc = {tuple(error["loc"]): error for error in body["errors"]}
+    assert by_loc[("body", "tags", 1)]["loc"][2] == 1  # list indexes stay integers
+    assert by_loc[("body", "colour")]["type"] == "extra_forbidden"
+    assert by_loc[("body", "dimensions", "depth")]["type"] == "missing"
+
+
+@pytest.mark.parametrize("body", ["[]", '"text"', "null", "42"])
+def test_422_body_that_is_not_an_object(client, body):
+    response = client.post("/api/v1/items", data=body, content_type="application/json")
+    problem = assert_problem(response, 422, "Unprocessable Content")
+    assert [error["loc"] for error in problem["errors"]] == [["body"]]
+
+
+def test_422_missing_body(client):
+    response = client.post("/api/v1/items")
+    problem = assert_problem(response, 422, "Unprocessable Content")
+    assert problem["errors"][0]["loc"] == ["body"]
+
+
+def test_500_reveals_nothing(make_app):
+    app = make_app()
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/boom")
+    body = assert_problem(response, 500, "Internal Server Error", "An unexpected error occurred")
+    assert "secret" not in response.get_data(as_text=True)
+    assert "errors" not in body
+
+
+def test_request_id_is_echoed_or_generated(client):
+    echoed = client.get("/health", headers={"X-Request-ID": "abc-123"})
+    assert echoed.headers["X-Request-ID"] == "abc-123"
+    generated = client.get("/health", headers={"X-Request-ID": "x" * 129}).headers["X-Request-ID"]
+    assert len(generated) == 32 and generated != "x" * 129
+    assert client.get("/nowhere").headers["X-Request-ID"]
+
+
+MALFORMED_BODIES = [
+    b"",
+    b"{",
+    b"\xff\xfe\x00",
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"name": "a", "price": NaN}',
+    b'{"name": "a", "price": Infinity}',
+    b'{"name": "a", "price": 1e999}',
+    b'{"name": "a", "price": true}',
+    b'{"name": 5, "price": 1}',
+    b'{"name": "a\\u0000b", "price": 1}',
+    b'{"name": "\\ud800", "price": 1}',
+    b'{"name": "a", "price": 1, "tags": "abc"}',
+    b'{"name": "a", "price": 1, "tags": [1, null, {}]}',
+    b'{"name": "a", "price": 1, "tags": ' + b'["t"' + b', "t"' * 20 + b"]}",
+    b'{"name": "a", "price": 1, "dimensions": []}',
+    b'{"name": "a", "price": 1, "dimensions": {"width": 1, "height": 1, "depth": 1, "x": 1}}',
+    b'{"name": null, "price": null, "description": 7}',
+    b'{"id": 5, "created_at": "now", "name": "a", "price": 1}',
+    b'{"name": "a", "price": 1}' * 2,
+]
+
+
+@pytest.mark.parametrize("body", MALFORMED_BODIES, ids=range(len(MALFORMED_BODIES)))
+@pytest.mark.parametrize("method", ["post", "put", "patch"])
+def test_garbage_never_gives_5xx(client, method, body):
+    item_id = client.post("/api/v1/items", json=VALID).json["id"]
+    url = "/api/v1/items" if method == "post" else f"/api/v1/items/{item_id}"
+    response = getattr(client, method)(url, data=body, content_type="application/json")
+    assert 400 <= response.status_code < 500
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/items?limit=1e999",
+        "/api/v1/items?offset=99999999999999999999999",
+        "/api/v1/items?q=%00",
+        "/api/v1/items/-1",
+        "/api/v1/items/%ff",
+        "/api/v1/items/1.5",
+    ],
+)
+def test_garbage_in_the_url_never_gives_5xx(client, url):
+    response = client.get(url)
+    assert 400 <= response.status_code < 500
+    assert response.mimetype == "application/problem+json"

@@ -1,0 +1,153 @@
+"""WebSockets against a real server: werkzeug in a thread, simple-websocket as the client."""
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import simple_websocket
+from simple_websocket import Client
+from werkzeug.serving import make_server
+
+
+def serve(app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"ws://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def ws_url(app) -> Iterator[str]:
+    yield from serve(app)
+
+
+JOINED = "joined"
+
+
+def receive_json(ws: Client) -> dict:
+    """The next message, skipping the announcements of clients joining the room."""
+    while True:
+        text = ws.receive(timeout=5)
+        assert text is not None, "no message within 5 seconds"
+        message = json.loads(text)
+        if message.get("data") != JOINED:
+            return message
+
+
+def join(url: str, room: str) -> Client:
+    """Connect to a room and wait until the server has subscribed us."""
+    ws = Client.connect(f"{url}/ws/rooms/{room}")
+    ws.send(json.dumps({"type": "message", "data": JOINED}))
+    assert json.loads(ws.receive(timeout=5))["data"] == JOINED
+    return ws
+
+
+def wait_until(condition, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_echo(ws_url):
+    ws = Client.connect(f"{ws_url}/ws/echo")
+    try:
+        for text in ("hello", '{"not": "parsed"}', "ünïcödé"):
+            ws.send(text)
+            assert ws.receive(timeout=5) == text
+    finally:
+        ws.close()
+
+
+def test_room_message_reaches_everyone_in_the_room(ws_url):
+    alice, bob = join(ws_url, "lobby"), join(ws_url, "lobby")
+    outsider = join(ws_url, "elsewhere")
+    try:
+        bob.send(json.dumps({"type": "message", "data": {"text": "hi", "n": [1, 2]}}))
+        for ws in (alice, bob):
+            message = receive_json(ws)
+            assert message["type"] == "message"
+            assert message["room"] == "lobby"
+            assert message["data"] == {"text": "hi", "n": [1, 2]}
+            assert message["sent_at"].endswith("Z")
+        assert outsider.receive(timeout=0.3) is None  # the other room heard nothing
+    finally:
+        for ws in (alice, bob, outsider):
+            ws.close()
+
+
+@pytest.mark.parametrize(
+    "bad", ["not json", "[1, 2]", '{"type": "message"}', '{"type": "other", "data": 1}', "[" * 5000]
+)
+def test_bad_messages_get_an_error_and_the_connection_stays_open(ws_url, bad):
+    ws = join(ws_url, "lobby")
+    try:
+        ws.send(bad)
+        error = receive_json(ws)
+        assert error["type"] == "error"
+        assert error["detail"]
+        ws.send(json.dumps({"type": "message", "data": 42}))
+        assert receive_json(ws)["data"] == 42
+    finally:
+        ws.close()
+
+
+def test_invalid_room_name_is_refused(ws_url):
+    with pytest.raises(simple_websocket.ConnectionError):
+        Client.connect(f"{ws_url}/ws/rooms/{'x' * 65}")
+
+
+def test_item_changes_are_announced_in_the_items_room(app, client, ws_url):
+    ws = join(ws_url, "items")
+    try:
+        item = client.post("/api/v1/items", json={"name": "Lamp", "price": 10}).json
+        created = receive_json(ws)
+        assert created == {"type": "item.created", "room": "items", "data": item}
+
+        client.patch(f"/api/v1/items/{item['id']}", json={"price": 12})
+        updated = receive_json(ws)
+        assert updated["type"] == "item.updated"
+        assert updated["data"]["price"] == 12
+
+        client.delete(f"/api/v1/items/{item['id']}")
+        assert receive_json(ws) == {
+            "type": "item.deleted",
+            "room": "items",
+            "data": {"id": item["id"]},
+        }
+    finally:
+        ws.close()
+
+
+def test_abrupt_disconnect_leaves_nothing_behind(app, ws_url):
+    hub = app.extensions["realtime"]
+    ws = join(ws_url, "lobby")
+    assert hub.subscriber_count("lobby") == 1
+    ws.sock.shutdown(socket.SHUT_RDWR)  # vanish without a closing handshake
+    assert wait_until(lambda: hub.subscriber_count("lobby") == 0)
+{%- if cookiecutter.use_celery %}
+
+
+def test_rooms_span_processes_through_redis(make_app, redis_url):
+    """Two apps with their own hubs stand in for two gunicorn worker processes."""
+    first, second = make_app(REDIS_URL=redis_url), make_app(REDIS_URL=redis_url)
+    first_urls, second_urls = serve(first), serve(second)
+    try:
+        alice = join(next(first_urls), "lobby")
+        bob = join(next(second_urls), "lobby")
+        alice.send(json.dumps({"type": "message", "data": "across"}))
+        assert receive_json(alice)["data"] == "across"
+        assert receive_json(bob)["data"] == "across"
+        alice.close()
+        bob.close()
+    finally:
+        for urls in (first_urls, second_urls):
+            next(urls, None)
+{%- endif %}

@@ -1,0 +1,1 @@
+"""{{ cookiecutter.description | wordwrap(94) }}"""

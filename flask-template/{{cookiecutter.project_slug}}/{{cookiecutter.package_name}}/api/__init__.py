@@ -1,0 +1,23 @@
+"""The flask-smorest Api and the blueprints registered on it."""
+
+from flask import Flask
+
+from ..core.errors import ProblemApi
+from .routes import docs, health, items{% if cookiecutter.use_ml %}, jobs, ml{% endif %}{% if cookiecutter.use_websockets %}, ws{% endif %}
+
+api = ProblemApi()
+
+
+def init_api(app: Flask) -> None:
+    for key, value in docs.OPENAPI_SETTINGS.items():
+        app.config.setdefault(key, value)
+    api.init_app(app)
+    api.register_blueprint(health.blp)
+    api.register_blueprint(items.blp)
+{%- if cookiecutter.use_ml %}
+    api.register_blueprint(ml.blp)
+    api.register_blueprint(jobs.blp)
+{%- endif %}
+{%- if cookiecutter.use_websockets %}
+    ws.init_app(app)
+{%- endif %}

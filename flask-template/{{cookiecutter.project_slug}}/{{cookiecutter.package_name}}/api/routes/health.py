@@ -1,0 +1,83 @@
+"""/health (the process is alive), /ready (its dependencies answer) and /metrics."""
+
+import logging
+
+{% if cookiecutter.use_celery -%}
+from flask import current_app
+{% endif -%}
+from flask.views import MethodView
+from sqlalchemy import text
+
+from ...core.db import db
+from ...core.metrics import render_metrics
+{%- if cookiecutter.use_ml %}
+from ...ml.model import load_model
+{%- endif %}
+from . import Blueprint
+
+logger = logging.getLogger(__name__)
+
+blp = Blueprint("operations", __name__, description="Liveness, readiness and metrics")
+
+
+def check_database() -> str:
+    db.session.execute(text("SELECT 1"))
+    return "ok"
+
+
+def check_redis() -> str:
+{%- if cookiecutter.use_celery %}
+    client = current_app.extensions["item_cache"]
+    if client is None:
+        return "disabled"
+    client.ping()
+    return "ok"
+{%- else %}
+    return "disabled"
+{%- endif %}
+
+
+def check_model() -> str:
+{%- if cookiecutter.use_ml %}
+    load_model()
+    return "ok"
+{%- else %}
+    return "disabled"
+{%- endif %}
+
+
+CHECKS = {"database": check_database, "redis": check_redis, "model": check_model}
+
+
+def run_checks() -> dict[str, str]:
+    results = {}
+    for name, check in CHECKS.items():
+        try:
+            results[name] = check()
+        except Exception as error:
+            logger.warning("Readiness check %s failed: %s", name, error)
+            results[name] = "fail"
+    return results
+
+
+@blp.route("/health")
+class Health(MethodView):
+    def get(self):
+        """Liveness: 200 while the process can answer."""
+        return {"status": "ok"}
+
+
+@blp.route("/ready")
+class Ready(MethodView):
+    def get(self):
+        """Readiness: 200 when the database (and Redis, and the model) answer, else 503."""
+        checks = run_checks()
+        failed = "fail" in checks.values()
+        return {"status": "fail" if failed else "ok", "checks": checks}, 503 if failed else 200
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    def get(self):
+        """Prometheus text format, summed over every worker process."""
+        return render_metrics()

@@ -1,0 +1,155 @@
+"""Problem details (RFC 9457) for every 4xx and 5xx response.
+
+flask-smorest's `Api` already handles every `HTTPException`; `ProblemApi` overrides that
+handler so aborts, routing errors and webargs' validation errors all come out as
+`application/problem+json`. A catch-all turns any other exception into a logged 500.
+"""
+
+import logging
+from collections.abc import Iterator
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, current_app, request
+from flask_smorest import Api
+from marshmallow import Schema, fields
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+# RFC 9110 names; Python's http module still uses the older phrases for these two.
+TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+# Details for errors raised by Flask and werkzeug themselves (routing, body limits);
+# the body parser gives its own ("Malformed JSON body") for the 400 it raises.
+DEFAULT_DETAILS = {
+    404: "The requested URL was not found",
+    405: "Method Not Allowed",
+    415: "Request body must be application/json",
+    422: "Request validation failed",
+    500: "An unexpected error occurred",
+}
+
+# webargs reports where an argument came from; the contract calls those places this.
+LOCATIONS = {"json": "body", "query": "query", "querystring": "query", "view_args": "path"}
+
+# Error types for marshmallow's stock messages; any other message is a "value_error".
+ERROR_TYPES = {
+    "Missing data for required field.": "missing",
+    "Request body is required.": "missing",
+    "Unknown field.": "extra_forbidden",
+    "Field may not be null.": "null",
+    "Invalid input type.": "invalid_type",
+    "Not a valid string.": "string_type",
+    "Not a valid number.": "number_type",
+    "Not a valid integer.": "int_type",
+    "Not a valid list.": "list_type",
+}
+
+logger = logging.getLogger(__name__)
+
+
+def problem_title(status: int) -> str:
+    return TITLES.get(status) or HTTPStatus(status).phrase
+
+
+def problem(status: int, detail: str, headers: Any = None, **extra: Any) -> Response:
+    body = {
+        "type": "about:blank",
+        "title": problem_title(status),
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+        **extra,
+    }
+    response = current_app.json.response(body)
+    response.status_code = status
+    response.mimetype = PROBLEM_CONTENT_TYPE
+    if headers:
+        response.headers.extend(headers)
+    return response
+
+
+def _flatten(messages: Any, loc: list[str | int]) -> Iterator[dict[str, Any]]:
+    """Turn marshmallow's nested messages into one {loc, msg, type} per problem."""
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            # "_schema" holds errors about the object itself, not one of its fields.
+            yield from _flatten(value, loc if key == "_schema" else [*loc, key])
+    elif isinstance(messages, list | tuple):
+        for message in messages:
+            yield from _flatten(message, loc)
+    else:
+        message = str(messages)
+        yield {"loc": loc, "msg": message, "type": ERROR_TYPES.get(message, "value_error")}
+
+
+def validation_errors(messages: dict[str, Any]) -> list[dict[str, Any]]:
+    """webargs messages are keyed by location first: {"json": {...}, "query": {...}}."""
+    errors: list[dict[str, Any]] = []
+    for location, location_messages in messages.items():
+        errors.extend(_flatten(location_messages, [LOCATIONS.get(location, location)]))
+    return errors
+
+
+def _detail(error: HTTPException) -> str:
+    data = getattr(error, "data", None) or {}
+    if "message" in data:
+        return data["message"]
+    if error.code == 413:
+        return f"Request body exceeds {request.max_content_length} bytes"
+    # werkzeug's own description is generic; one given to abort() is meant for the client.
+    if error.description != type(error).description:
+        return error.description
+    return DEFAULT_DETAILS.get(error.code) or problem_title(error.code)
+
+
+class ValidationErrorSchema(Schema):
+    loc = fields.List(fields.Raw(), metadata={"description": "body, query or path, then names"})
+    msg = fields.String()
+    type = fields.String()
+
+
+class ProblemSchema(Schema):
+    """The error body (RFC 9457), as documented in the OpenAPI description."""
+
+    type = fields.String(metadata={"example": "about:blank"})
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    instance = fields.String()
+    errors = fields.List(fields.Nested(ValidationErrorSchema))
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, answering errors with problem+json instead of its own format."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        status = error.code or 500
+        data = getattr(error, "data", None) or {}
+        extra = {}
+        if status == 422 and "messages" in data:
+            extra["errors"] = validation_errors(data["messages"])
+        # Keep headers such as Allow (405) but not werkzeug's HTML content type.
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+        headers.extend((data.get("headers") or {}).items())
+        return problem(status, _detail(error), headers, **extra)
+
+
+def handle_database_unavailable(error: OperationalError) -> Response:
+    logger.error("Database error: %s", error.orig)
+    return problem(503, "database is unavailable")
+
+
+def handle_unexpected_error(error: Exception) -> Response:
+    logger.exception("Unhandled exception")
+    return problem(500, DEFAULT_DETAILS[500])
+
+
+def register_error_handlers(app: Flask) -> None:
+    """HTTP errors are ProblemApi's; these cover everything else a view may raise."""
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(Exception, handle_unexpected_error)

@@ -1,0 +1,96 @@
+"""JSON log lines on stderr, each carrying the request id of the request it belongs to."""
+
+import json
+import logging
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+from flask import Flask, Response, g, has_app_context, request
+
+REQUEST_ID_HEADER = "X-Request-ID"
+ACCESS_FIELDS = ("method", "path", "status", "duration_ms")
+
+access_logger = logging.getLogger(__name__.rsplit(".", 2)[0] + ".access")
+
+
+def current_request_id() -> str | None:
+    return g.get("request_id") if has_app_context() else None
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ts, level, logger, message, request_id (+ access fields)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None) or current_request_id(),
+        }
+        for field in ACCESS_FIELDS:
+            if hasattr(record, field):
+                entry[field] = getattr(record, field)
+        if record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the time (test runners swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def configure_logging(level: str) -> None:
+    """Send every logger's records, as JSON, to stderr through one root handler."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, StderrHandler):
+            root.removeHandler(handler)
+    handler = StderrHandler()
+    handler.setFormatter(JsonFormatter())
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def _valid_request_id(value: str | None) -> bool:
+    return value is not None and 0 < len(value) <= 128 and value.isascii() and value.isprintable()
+
+
+def _start_request() -> None:
+    g.started_at = time.perf_counter()
+    request_id = request.headers.get(REQUEST_ID_HEADER)
+    g.request_id = request_id if _valid_request_id(request_id) else uuid.uuid4().hex
+
+
+def _finish_request(response: Response) -> Response:
+    response.headers[REQUEST_ID_HEADER] = g.request_id
+    access_logger.info(
+        "%s %s %s",
+        request.method,
+        request.path,
+        response.status_code,
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - g.started_at) * 1000, 3),
+        },
+    )
+    return response
+
+
+def init_request_logging(app: Flask) -> None:
+    """Give every request an id (the client's, if sane) and log one access line for it."""
+    configure_logging(app.config["LOG_LEVEL"])
+    app.before_request(_start_request)
+    app.after_request(_finish_request)

@@ -1,0 +1,72 @@
+"""The application factory: `create_app()` builds and wires the Flask app."""
+
+from collections.abc import Mapping
+from typing import Any
+
+{% if cookiecutter.use_celery and cookiecutter.use_ml -%}
+from celery import Celery, Task
+{% endif -%}
+from flask import Flask
+from flask_cors import CORS
+
+from .api import init_api
+{%- if cookiecutter.use_celery %}
+from .core.cache import item_cache
+{%- endif %}
+from .core.config import flask_config, load_settings
+from .core.db import init_db
+from .core.errors import register_error_handlers
+from .core.logging import init_request_logging
+from .core.metrics import init_metrics
+{%- if cookiecutter.use_websockets %}
+from .core.realtime import init_realtime
+{%- endif %}
+
+# Exposed headers are the ones a browser client needs to read from our responses.
+cors = CORS(expose_headers=["ETag", "Location", "X-Request-ID"])
+{%- if cookiecutter.use_celery and cookiecutter.use_ml %}
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Flask's Celery pattern: every task runs inside an app context of this app."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(app.config["CELERY"])
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app
+{%- endif %}
+
+
+def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the environment; `config_overrides` wins over it (tests use it)."""
+    settings = load_settings()
+    settings.update(config_overrides or {})
+
+    app = Flask(__name__)
+    app.config.from_mapping(settings)
+    app.config.from_mapping(flask_config(settings))
+    app.json.sort_keys = False  # keep fields in the order the schemas declare them
+
+    init_request_logging(app)  # first: everything after it logs with the request id
+    init_metrics(app)
+    init_db(app)
+    init_api(app)
+    register_error_handlers(app)
+{%- if cookiecutter.use_celery %}
+    item_cache.init_app(app)
+{%- endif %}
+{%- if cookiecutter.use_websockets %}
+    init_realtime(app)
+{%- endif %}
+{%- if cookiecutter.use_celery and cookiecutter.use_ml %}
+    celery_init_app(app)
+{%- endif %}
+    if app.config["CORS_ORIGINS"]:
+        cors.init_app(app, origins=app.config["CORS_ORIGINS"])
+    return app

@@ -1,0 +1,32 @@
+"""marshmallow schemas: request validation, response shapes and the OpenAPI document."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import ValidationError, fields
+
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def format_timestamp(value: datetime) -> str:
+    """RFC 3339 in UTC with six fraction digits, e.g. 2026-01-02T03:04:05.123456Z."""
+    if value.tzinfo is None:  # SQLite hands back naive datetimes; they were stored as UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+
+
+class Timestamp(fields.DateTime):
+    """A read-only UTC timestamp in the service's one format."""
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else format_timestamp(value)
+
+
+def validate_text(value: str) -> None:
+    """Refuse what no database column can store: NUL characters and lone surrogates."""
+    if "\x00" in value:
+        raise ValidationError("Must not contain NUL characters.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValidationError("Must be valid Unicode text.") from error

@@ -1,0 +1,149 @@
+"""Item queries and writes, shared by the routes{% if cookiecutter.use_websockets %}, the realtime events{% endif %}{% if cookiecutter.use_celery %} and the cache{% endif %}.
+{%- if cookiecutter.use_celery or cookiecutter.use_websockets %}
+
+A write commits, then {% if cookiecutter.use_celery %}drops the cached copy{% endif %}{% if cookiecutter.use_celery and cookiecutter.use_websockets %} and {% endif %}{% if cookiecutter.use_websockets %}tells the "items" room{% endif %}.
+"""
+{%- else %}"""
+{%- endif %}
+
+from collections.abc import Iterator
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import ColumnElement, func, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm.exc import StaleDataError
+
+{% if cookiecutter.use_celery -%}
+from ..core.cache import item_cache
+{% endif -%}
+from ..core.db import db, utcnow
+{% if cookiecutter.use_websockets -%}
+from ..core.realtime import current_hub
+{% endif -%}
+from ..models import Item
+from ..schemas.item import ItemSchema
+
+# Ids beyond the column's range cannot exist; asking the database would be an error.
+MAX_ITEM_ID = 2**31 - 1
+EXPORT_BATCH_SIZE = 500
+
+item_schema = ItemSchema()
+
+
+class StaleItemError(Exception):
+    """Another request changed the item between our read and our write."""
+
+
+def serialize_item(item: Item) -> dict[str, Any]:
+    return item_schema.dump(item)
+
+
+def get_item(item_id: int) -> Item | None:
+    if item_id > MAX_ITEM_ID:
+        return None
+    return db.session.get(Item, item_id)
+{%- if cookiecutter.use_celery %}
+
+
+def read_item(item_id: int) -> tuple[dict[str, Any], str] | None:
+    """The serialised item and its ETag, from the cache when possible (cache-aside)."""
+    cached = item_cache.get(item_id)
+    if cached is not None:
+        return cached["item"], cached["etag"]
+    item = get_item(item_id)
+    if item is None:
+        return None
+    data = serialize_item(item)
+    item_cache.set(item_id, {"etag": item.etag, "item": data})
+    return data, item.etag
+{%- else %}
+
+
+def read_item(item_id: int) -> tuple[dict[str, Any], str] | None:
+    """The serialised item and its ETag."""
+    item = get_item(item_id)
+    if item is None:
+        return None
+    return serialize_item(item), item.etag
+{%- endif %}
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _has_tag(tag: str) -> ColumnElement[bool]:
+    if db.engine.dialect.name == "postgresql":
+        return type_coerce(Item.tags, JSONB).contains([tag])
+    tags = func.json_each(Item.tags).table_valued("value")
+    return select(tags.c.value).where(tags.c.value == tag).exists()
+
+
+def list_items(
+    limit: int, offset: int, q: str | None = None, tag: str | None = None
+) -> tuple[list[Item], int]:
+    """One page of items in id order, and how many match in all."""
+    filters = []
+    if q:
+        filters.append(Item.name.ilike(f"%{_escape_like(q)}%", escape="\\"))
+    if tag is not None:
+        filters.append(_has_tag(tag))
+    total = db.session.scalar(select(func.count()).select_from(Item).where(*filters))
+    page = db.session.scalars(
+        select(Item).where(*filters).order_by(Item.id).limit(limit).offset(offset)
+    )
+    return list(page), total or 0
+
+
+def export_lines() -> Iterator[str]:
+    """Every item as one JSON line, read in batches so memory stays flat."""
+    dumps = current_app.json.dumps
+    query = select(Item).order_by(Item.id).execution_options(yield_per=EXPORT_BATCH_SIZE)
+    for item in db.session.scalars(query):
+        yield dumps(serialize_item(item), separators=(",", ":")) + "\n"
+
+
+def create_item(data: dict[str, Any]) -> Item:
+    now = utcnow()  # one instant: a new item was created and last updated at the same time
+    item = Item(**data, created_at=now, updated_at=now)
+    db.session.add(item)
+    db.session.commit()
+    _after_write("item.created", item.id, serialize_item(item))
+    return item
+
+
+def update_item(item: Item, changes: dict[str, Any]) -> Item:
+    """Apply the given fields (all of them for PUT, some for PATCH) and commit."""
+    for field, value in changes.items():
+        setattr(item, field, value)
+    try:
+        db.session.commit()
+    except StaleDataError as error:
+        db.session.rollback()
+        raise StaleItemError from error
+    _after_write("item.updated", item.id, serialize_item(item))
+    return item
+
+
+def delete_item(item: Item) -> None:
+    item_id = item.id
+    db.session.delete(item)
+    try:
+        db.session.commit()
+    except StaleDataError as error:
+        db.session.rollback()
+        raise StaleItemError from error
+    _after_write("item.deleted", item_id, {"id": item_id})
+
+
+def _after_write(event: str, item_id: int, data: dict[str, Any]) -> None:
+{%- if cookiecutter.use_celery %}
+    item_cache.delete(item_id)
+{%- endif %}
+{%- if cookiecutter.use_websockets %}
+    current_hub().publish("items", {"type": event, "room": "items", "data": data})
+{%- endif %}
+{%- if not cookiecutter.use_celery and not cookiecutter.use_websockets %}
+    """Nothing else keeps a copy of items; a cache or change events would hook in here."""
+{%- endif %}
