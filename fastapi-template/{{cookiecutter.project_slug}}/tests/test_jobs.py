@@ -60,6 +60,19 @@ def test_jobs_accept_more_rows_than_predict(client: TestClient):
 
     assert response.status_code == 202
     assert wait_for_job(client, response.headers["location"])["status"] == "SUCCESS"
+
+
+def test_jobs_accept_10000_rows_but_no_more(client: TestClient):
+    # 10,000 rows are bigger than the usual body limit; the jobs route allows more.
+    rows = ROWS * 500
+
+    response = client.post("/api/v1/jobs/predictions", json={"inputs": rows})
+
+    assert response.status_code == 202
+    assert wait_for_job(client, response.headers["location"])["status"] == "SUCCESS"
+    too_many = client.post("/api/v1/jobs/predictions", json={"inputs": [*rows, ROWS[0]]})
+    assert too_many.status_code == 422
+    assert too_many.json()["errors"][0]["loc"] == ["body", "inputs"]
 {%- if cookiecutter.use_celery %}
 
 

@@ -33,6 +33,11 @@ from {{ cookiecutter.package_name }}.services.predictions import MicroBatcher
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 CORS_EXPOSED_HEADERS = ["ETag", "Location", "X-Request-ID"]
+{%- if cookiecutter.use_ml %}
+JOBS_PATH = "/api/v1/jobs/predictions"
+# 10,000 rows of 64 numbers do not fit in the usual body limit; jobs get this many times it.
+JOB_BODY_LIMIT_FACTOR = 16
+{%- endif %}
 
 
 @asynccontextmanager
@@ -112,7 +117,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=CORS_EXPOSED_HEADERS,
         )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+{%- if cookiecutter.use_ml %}
+        path_limits={JOBS_PATH: JOB_BODY_LIMIT_FACTOR * settings.max_body_bytes},
+{%- endif %}
+    )
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestLoggingMiddleware)
     return app

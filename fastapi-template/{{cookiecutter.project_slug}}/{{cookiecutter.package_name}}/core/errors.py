@@ -135,22 +135,27 @@ class BodyLimitMiddleware:
 
     A declared Content-Length over the limit is refused before anything is read; a chunked
     or understated body is cut off as soon as the bytes received pass the limit.
+    `path_limits` gives particular paths a limit of their own.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, path_limits: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
+        max_bytes = self.path_limits.get(scope["path"], self.max_bytes)
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if value.isdigit() and int(value) > self.max_bytes:
+                if value.isdigit() and int(value) > max_bytes:
                     await send_problem(
-                        send, 413, f"Request body exceeds {self.max_bytes} bytes", scope["path"]
+                        send, 413, f"Request body exceeds {max_bytes} bytes", scope["path"]
                     )
                     return
                 break
@@ -163,8 +168,8 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise ContentTooLarge(self.max_bytes)
+                if received > max_bytes:
+                    raise ContentTooLarge(max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
