@@ -157,7 +157,7 @@ def test_generated_suite_passes(template, context, tmp_path):
     project = generate(template, tmp_path, **context)
     env = {}
     if context["use_celery"]:
-        env["TEST_REDIS_URL"] = require_redis(db=12)
+        env["TEST_REDIS_URL"] = require_redis(db=6)
     if context["database"] == "postgresql":
         with scratch_database(f"gen_{template}") as database_url:
             result = run_generated_suite(project, {**env, "TEST_DATABASE_URL": database_url})
@@ -184,7 +184,7 @@ def test_isolated_install(template, tmp_path):
     )
     assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DATABASE_URL")}
-    env["TEST_REDIS_URL"] = require_redis(db=11)
+    env["TEST_REDIS_URL"] = require_redis(db=5)
     result = subprocess.run(
         [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=project,

@@ -54,6 +54,10 @@ def redis_url() -> str:
         if IN_CI:
             pytest.fail(f"{message}, and CI=true requires the Redis-backed tests to run")
         pytest.skip(message)
+    import redis
+
+    # Start from an empty database: keys left by an earlier run would look like cache hits.
+    redis.Redis.from_url(TEST_REDIS_URL).flushdb()
     return TEST_REDIS_URL
 
 
