@@ -1,0 +1,70 @@
+"""A small blocking JSON client for seeding and cleaning up through the service's API."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from urllib.parse import quote
+
+
+class ApiError(Exception):
+    def __init__(self, method: str, path: str, status: int, body: bytes) -> None:
+        super().__init__(f"{method} {path} -> {status}: {body[:200]!r}")
+        self.status = status
+
+
+class ApiClient:
+    def __init__(self, host: str, port: int, prefix: str = "", timeout: float = 10.0) -> None:
+        self.host = host
+        self.port = port
+        self.prefix = prefix
+        self.timeout = timeout
+        self.conn: http.client.HTTPConnection | None = None
+
+    def request(
+        self, method: str, path: str, payload: object = None, expect: tuple[int, ...] = (200,)
+    ) -> tuple[int, dict, object]:
+        body = None if payload is None else json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        for attempt in (1, 2):  # one retry on a keep-alive connection the server closed
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            try:
+                self.conn.request(method, self.prefix + path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                raw = response.read()
+                break
+            except (http.client.HTTPException, ConnectionError):
+                self.close()
+                if attempt == 2:
+                    raise
+        if response.status not in expect:
+            raise ApiError(method, path, response.status, raw)
+        data = json.loads(raw) if raw and "json" in response.getheader("Content-Type", "") else None
+        return response.status, dict(response.getheaders()), data
+
+    def get(self, path: str, expect: tuple[int, ...] = (200,)) -> object:
+        return self.request("GET", path, expect=expect)[2]
+
+    def post(self, path: str, payload: object, expect: tuple[int, ...] = (201,)) -> object:
+        return self.request("POST", path, payload, expect=expect)[2]
+
+    def delete(self, path: str) -> None:
+        self.request("DELETE", path, expect=(204, 404))
+
+    def delete_tagged_items(self, tag: str) -> int:
+        """Delete every item carrying `tag`; the count deleted."""
+        deleted = 0
+        while True:
+            page = self.get(f"/api/v1/items?tag={quote(tag)}&limit=100")
+            items = page["items"] if isinstance(page, dict) else []
+            if not items:
+                return deleted
+            for item in items:
+                self.delete(f"/api/v1/items/{item['id']}")
+                deleted += 1
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None

@@ -1,0 +1,196 @@
+"""`python -m loadtest compare`: both services, the same sweep, one report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loadtest import services
+from loadtest.cli import run_scenario
+from loadtest.engine import event_loop_name
+from loadtest.limits import cpu_count, pin_to_cpus
+from loadtest.loc import count_concerns
+from loadtest.report import write_reports
+
+QUICK_SCENARIOS = ["health", "item-read", "write-mix", "predict", "ws-echo"]
+FULL_SCENARIOS = [
+    "health",
+    "item-read",
+    "item-list",
+    "write-mix",
+    "predict",
+    "predict-batch",
+    "ws-echo",
+    "ws-broadcast",
+    "ws-idle",
+]
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
+
+
+@dataclass
+class Profile:
+    name: str
+    scenarios: list[str]
+    connections: list[int]
+    duration: float
+    timeout: float
+    warmup: float
+    frameworks: list[str]
+    server_workers: int = 2
+    load_workers: int = 1
+    out: Path | None = None
+    install: bool = True
+    redis_url: str | None = None
+    keep: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def profile_from_args(args: argparse.Namespace) -> Profile:
+    full = bool(args.full)
+    profile = Profile(
+        name="full" if full else "quick",
+        scenarios=list(FULL_SCENARIOS if full else QUICK_SCENARIOS),
+        connections=[100, 1000, 10000],
+        duration=10.0 if full else 1.5,
+        timeout=10.0 if full else 3.0,
+        warmup=2.0 if full else 0.5,
+        frameworks=[f.strip() for f in args.frameworks.split(",") if f.strip()],
+        server_workers=args.server_workers,
+        load_workers=args.load_workers,
+        out=Path(args.out) if args.out else None,
+        install=not args.no_install,
+        keep=args.keep,
+    )
+    if args.scenarios:
+        profile.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    if args.connections:
+        profile.connections = args.connections
+    if args.duration:
+        profile.duration = args.duration
+    if args.redis_url:
+        profile.redis_url = args.redis_url
+    elif services.redis_available(DEFAULT_REDIS_URL):
+        profile.redis_url = DEFAULT_REDIS_URL
+    return profile
+
+
+def placement() -> tuple[str | None, set[int] | None, str]:
+    """Server on CPU 0 and the generator on the others, when there are at least two."""
+    cpus = cpu_count()
+    if cpus < 2:
+        return None, None, f"{cpus} CPU: server and generator share it"
+    generator = set(range(1, cpus))
+    text = f"server on CPU 0, generator on CPU {'1' if cpus == 2 else f'1-{cpus - 1}'}"
+    return "0", generator, text
+
+
+def compare(profile: Profile) -> int:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = profile.out or Path("loadtest-reports") / stamp
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Path(".loadtest-cache").absolute()
+    server_cpus, generator_cpus, placement_text = placement()
+    machine = environment(profile, placement_text)  # before pinning narrows the CPU count
+    if generator_cpus:
+        pin_to_cpus(generator_cpus)
+    started = time.time()
+    results: dict = {
+        "profile": profile.name,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "environment": machine,
+        "frameworks": {},
+        "loc": {},
+    }
+    if profile.server_workers > 1 and not profile.redis_url and "ws-broadcast" in profile.scenarios:
+        profile.scenarios.remove("ws-broadcast")
+        profile.notes.append(
+            "ws-broadcast skipped: with several server workers a room spans processes only "
+            "through Redis, and none was reachable (use --redis-url)"
+        )
+    for framework in profile.frameworks:
+        print(f"== {framework}: generating", file=sys.stderr, flush=True)
+        fw_result: dict = {"scenarios": {}}
+        results["frameworks"][framework] = fw_result
+        service = None
+        try:
+            project = services.generate(framework, cache / "projects" / framework)
+            results["loc"][framework] = count_concerns(project)
+            if profile.install:
+                print(f"== {framework}: installing", file=sys.stderr, flush=True)
+                python = services.install(project, cache / "venvs" / framework)
+            else:
+                python = Path(sys.executable)
+            extra_env = {"REDIS_URL": profile.redis_url} if profile.redis_url else {}
+            print(f"== {framework}: starting gunicorn", file=sys.stderr, flush=True)
+            service = services.start(
+                framework,
+                project,
+                python,
+                out.resolve(),
+                profile.server_workers,
+                server_cpus,
+                extra_env,
+                use_path=not profile.install,
+            )
+            for name in profile.scenarios:
+                outcome = run_scenario(
+                    service.url,
+                    name,
+                    profile.connections,
+                    profile.duration,
+                    timeout=profile.timeout,
+                    workers=profile.load_workers,
+                    warmup=profile.warmup,
+                    label=f"{framework} ",
+                )
+                if "unavailable" in outcome:
+                    print(f"   {name}: {outcome['unavailable']}", file=sys.stderr)
+                fw_result["scenarios"][name] = outcome
+        except services.ServiceError as exc:
+            fw_result["error"] = str(exc)
+            print(f"== {framework}: {exc}", file=sys.stderr)
+        finally:
+            if service is not None:
+                service.stop()
+    results["elapsed_seconds"] = round(time.time() - started, 1)
+    results["notes"] = profile.notes
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    headline = write_reports(results, out)
+    print(headline)
+    print(f"\nreport: {out / 'report.md'}")
+    print(f"        {out / 'report.html'}\n        {out / 'results.json'}")
+    failed = [fw for fw, r in results["frameworks"].items() if "error" in r]
+    return 1 if failed else 0
+
+
+def environment(profile: Profile, placement_text: str) -> dict:
+    cpu_model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu_model": cpu_model or platform.processor(),
+        "cpus": cpu_count(),
+        "placement": placement_text,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "event_loop": event_loop_name(),
+        "server_workers": profile.server_workers,
+        "load_workers": profile.load_workers,
+        "duration_per_level": profile.duration,
+        "timeout": profile.timeout,
+        "warmup": profile.warmup,
+        "connections": profile.connections,
+        "redis": profile.redis_url or "not used (in-process fallbacks)",
+        "database": "SQLite file (WAL)",
+        "log_level": "WARNING",
+    }

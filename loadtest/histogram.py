@@ -1,0 +1,122 @@
+"""A log-linear latency histogram in the style of HdrHistogram.
+
+Values are integers (the engine records nanoseconds). Every value lands in a bucket whose
+width is at most 1/1024 of the value, so any percentile is exact to three significant
+digits. Histograms from several worker processes merge by adding their counts.
+"""
+
+from __future__ import annotations
+
+SUB_BUCKET_BITS = 11  # 2048 sub-buckets: three significant decimal digits
+SUB_BUCKET_COUNT = 1 << SUB_BUCKET_BITS
+SUB_BUCKET_MASK = SUB_BUCKET_COUNT - 1
+HALF_SHIFT = SUB_BUCKET_BITS - 1
+MAX_VALUE_BITS = 42  # 2**42 ns is about 73 minutes; larger values are clamped
+MAX_VALUE = (1 << MAX_VALUE_BITS) - 1
+
+
+def bucket_index(value: int) -> int:
+    """The counts index of a non-negative integer value."""
+    shift = (value | SUB_BUCKET_MASK).bit_length() - SUB_BUCKET_BITS
+    return (shift << HALF_SHIFT) + (value >> shift)
+
+
+def bucket_bounds(index: int) -> tuple[int, int]:
+    """The lowest and highest value that share a counts index."""
+    if index < SUB_BUCKET_COUNT:
+        return index, index
+    shift = (index >> HALF_SHIFT) - 1
+    sub = index - (shift << HALF_SHIFT)
+    return sub << shift, ((sub + 1) << shift) - 1
+
+
+COUNTS_LENGTH = bucket_index(MAX_VALUE) + 1
+
+
+class Histogram:
+    """Counts of integer values, with exact count, sum, min and max alongside."""
+
+    __slots__ = ("counts", "count", "total", "min", "max")
+
+    def __init__(self) -> None:
+        self.counts = [0] * COUNTS_LENGTH
+        self.count = 0
+        self.total = 0
+        self.min = 0
+        self.max = 0
+
+    def record(self, value: int) -> None:
+        """Count one non-negative value (this runs once per request: keep it lean)."""
+        if value > self.max:
+            if value > MAX_VALUE:
+                value = MAX_VALUE
+            self.max = value
+        if value < self.min or not self.count:
+            self.min = max(value, 0)
+        shift = (value | SUB_BUCKET_MASK).bit_length() - SUB_BUCKET_BITS
+        self.counts[(shift << HALF_SHIFT) + (value >> shift)] += 1
+        self.count += 1
+        self.total += value
+
+    def merge(self, other: Histogram) -> None:
+        if other.count == 0:
+            return
+        counts = self.counts
+        for index, n in enumerate(other.counts):
+            if n:
+                counts[index] += n
+        self.min = other.min if self.count == 0 else min(self.min, other.min)
+        self.max = max(self.max, other.max)
+        self.count += other.count
+        self.total += other.total
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def percentile(self, pct: float) -> int:
+        """The smallest recorded value (to bucket precision) at or above `pct` percent."""
+        if self.count == 0:
+            return 0
+        rank = max(1, -(-self.count * pct // 100))  # ceil without float surprises
+        seen = 0
+        for index, n in enumerate(self.counts):
+            if n:
+                seen += n
+                if seen >= rank:
+                    return min(bucket_bounds(index)[1], self.max)
+        return self.max
+
+    def summary(self, scale: float = 1e-6) -> dict[str, float | int]:
+        """p50/p90/p99/p99.9/max/mean, scaled (default: nanoseconds to milliseconds)."""
+        return {
+            "count": self.count,
+            "mean": round(self.mean * scale, 4),
+            "p50": round(self.percentile(50) * scale, 4),
+            "p90": round(self.percentile(90) * scale, 4),
+            "p99": round(self.percentile(99) * scale, 4),
+            "p99_9": round(self.percentile(99.9) * scale, 4),
+            "max": round(self.max * scale, 4),
+            "min": round(self.min * scale, 4),
+        }
+
+    def to_dict(self) -> dict:
+        """A compact JSON-friendly form: only the non-empty buckets."""
+        return {
+            "count": self.count,
+            "total": self.total,
+            "min": self.min,
+            "max": self.max,
+            "buckets": {str(i): n for i, n in enumerate(self.counts) if n},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Histogram:
+        hist = cls()
+        for index, n in data["buckets"].items():
+            hist.counts[int(index)] = n
+        hist.count = data["count"]
+        hist.total = data["total"]
+        hist.min = data["min"]
+        hist.max = data["max"]
+        return hist

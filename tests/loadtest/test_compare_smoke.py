@@ -1,0 +1,47 @@
+"""CI smoke run of `python -m loadtest compare --quick` with a tiny duration."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_compare_quick_writes_the_report(tmp_path):
+    out = tmp_path / "report"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "loadtest",
+            "compare",
+            "--quick",
+            "--no-install",
+            "--duration",
+            "0.3s",
+            "--connections",
+            "10,50",
+            "--scenarios",
+            "health,item-read,write-mix,predict,ws-echo",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    results = json.loads((out / "results.json").read_text())
+    for framework in ("flask", "fastapi"):
+        scenarios = results["frameworks"][framework]["scenarios"]
+        for name, outcome in scenarios.items():
+            assert "unavailable" not in outcome, (framework, name, outcome)
+            assert outcome.get("cleanup_error") is None
+            for level in outcome["levels"]:
+                assert level["requests"] > 0, (framework, name, level)
+                assert level["error_rate"] < 0.05, (framework, name, level["errors"])
+        assert results["loc"][framework]["total"] > 0
+    assert "| health | 10 |" in (out / "report.md").read_text()
+    assert "<svg" in (out / "report.html").read_text()

@@ -1,0 +1,74 @@
+import random
+
+import pytest
+
+from loadtest.histogram import Histogram, bucket_bounds, bucket_index
+
+
+def test_every_value_falls_within_its_bucket_bounds():
+    for value in [0, 1, 2047, 2048, 2049, 4095, 4096, 10**6, 123_456_789, 2**41 + 12345]:
+        low, high = bucket_bounds(bucket_index(value))
+        assert low <= value <= high
+        assert high - low <= max(1, value // 1024)  # three significant digits
+
+
+def test_bucket_indexes_are_contiguous_and_ordered():
+    previous_high = -1
+    for index in range(0, 6000):
+        low, high = bucket_bounds(index)
+        assert low == previous_high + 1
+        previous_high = high
+
+
+def test_percentiles_of_a_uniform_sequence():
+    hist = Histogram()
+    for value in range(1, 10001):
+        hist.record(value * 1000)  # 1 us .. 10 ms in ns
+    assert hist.count == 10000
+    assert hist.min == 1000 and hist.max == 10_000_000
+    assert hist.mean == 5_000_500
+    for pct, exact in [(50, 5_000_000), (90, 9_000_000), (99, 9_900_000), (99.9, 9_990_000)]:
+        assert abs(hist.percentile(pct) - exact) <= exact / 1000
+    assert hist.percentile(100) == 10_000_000
+    summary = hist.summary()
+    assert summary["p50"] == pytest.approx(5.0, rel=1e-3)
+    assert summary["max"] == 10.0
+
+
+def test_small_exact_values():
+    hist = Histogram()
+    for value in [5, 5, 5, 7]:
+        hist.record(value)
+    assert hist.percentile(50) == 5
+    assert hist.percentile(75) == 5
+    assert hist.percentile(76) == 7
+
+
+def test_merge_equals_recording_everything_in_one():
+    rng = random.Random(7)
+    values = [int(rng.lognormvariate(13, 1)) for _ in range(5000)]
+    whole, first, second = Histogram(), Histogram(), Histogram()
+    for n, value in enumerate(values):
+        whole.record(value)
+        (first if n % 2 else second).record(value)
+    first.merge(second)
+    assert first.counts == whole.counts
+    assert (first.count, first.total, first.min, first.max) == (
+        whole.count,
+        whole.total,
+        whole.min,
+        whole.max,
+    )
+
+
+def test_round_trip_through_a_dict():
+    hist = Histogram()
+    for value in (10, 2000, 3_000_000):
+        hist.record(value)
+    copy = Histogram.from_dict(hist.to_dict())
+    assert copy.counts == hist.counts
+    assert copy.summary() == hist.summary()
+
+
+def test_empty_histogram_reports_zeros():
+    assert Histogram().summary()["p99"] == 0
