@@ -189,7 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--duration", type=parse_duration, help="override the per-level duration")
     comp.add_argument("--connections", type=parse_levels, help="override the levels")
     comp.add_argument("--scenarios", help="comma list; default depends on --quick/--full")
-    comp.add_argument("--frameworks", default="flask,fastapi", help="comma list")
+    comp.add_argument(
+        "--frameworks",
+        default="flask,fastapi",
+        help="comma list; a variant runs a template with settings, e.g. fastapi[ML_BATCHING=1]",
+    )
     comp.add_argument("--server-workers", type=int, default=2, help="WEB_CONCURRENCY of each")
     comp.add_argument("--load-workers", type=int, default=1, help="generator processes")
     comp.add_argument("--out", help="report directory (default loadtest-reports/<timestamp>)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -47,7 +48,28 @@ class Profile:
     install: bool = True
     redis_url: str | None = None
     keep: bool = False
+    # Scenarios that run at the highest concurrency level; None means every scenario.
+    peak_scenarios: set[str] | None = None
     notes: list[str] = field(default_factory=list)
+
+    def levels_for(self, scenario: str) -> list[int]:
+        if self.peak_scenarios is None or scenario in self.peak_scenarios:
+            return self.connections
+        return [level for level in self.connections if level < max(self.connections)]
+
+
+def split_frameworks(text: str) -> list[str]:
+    """Commas separate frameworks, except inside a variant's brackets."""
+    frameworks, depth, current = [], 0, ""
+    for char in text:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            frameworks.append(current.strip())
+            current = ""
+        else:
+            current += char
+    frameworks.append(current.strip())
+    return [framework for framework in frameworks if framework]
 
 
 def profile_from_args(args: argparse.Namespace) -> Profile:
@@ -59,17 +81,21 @@ def profile_from_args(args: argparse.Namespace) -> Profile:
         duration=10.0 if full else 1.5,
         timeout=10.0 if full else 3.0,
         warmup=2.0 if full else 0.5,
-        frameworks=[f.strip() for f in args.frameworks.split(",") if f.strip()],
+        frameworks=split_frameworks(args.frameworks),
         server_workers=args.server_workers,
         load_workers=args.load_workers,
         out=Path(args.out) if args.out else None,
         install=not args.no_install,
         keep=args.keep,
+        # The quick run takes the framework floor (health) to the peak level only: the
+        # ramp-up to 10,000 connections is what costs the time.
+        peak_scenarios=None if full else {"health"},
     )
     if args.scenarios:
         profile.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     if args.connections:
         profile.connections = args.connections
+        profile.peak_scenarios = None
     if args.duration:
         profile.duration = args.duration
     if args.redis_url:
@@ -77,6 +103,16 @@ def profile_from_args(args: argparse.Namespace) -> Profile:
     elif services.redis_available(DEFAULT_REDIS_URL):
         profile.redis_url = DEFAULT_REDIS_URL
     return profile
+
+
+def parse_variant(spec: str) -> tuple[str, dict[str, str]]:
+    """`fastapi[ML_BATCHING=1]` is the fastapi template run with that setting."""
+    template, _, rest = spec.partition("[")
+    settings = {}
+    for pair in filter(None, rest.rstrip("]").split(",")):
+        name, _, value = pair.partition("=")
+        settings[name.strip()] = value.strip()
+    return template.strip(), settings
 
 
 def placement() -> tuple[str | None, set[int] | None, str]:
@@ -113,22 +149,24 @@ def compare(profile: Profile) -> int:
             "through Redis, and none was reachable (use --redis-url)"
         )
     for framework in profile.frameworks:
+        template, settings = parse_variant(framework)
         print(f"== {framework}: generating", file=sys.stderr, flush=True)
         fw_result: dict = {"scenarios": {}}
         results["frameworks"][framework] = fw_result
         service = None
         try:
-            project = services.generate(framework, cache / "projects" / framework)
+            project = services.generate(template, cache / "projects" / template)
             results["loc"][framework] = count_concerns(project)
             if profile.install:
                 print(f"== {framework}: installing", file=sys.stderr, flush=True)
-                python = services.install(project, cache / "venvs" / framework)
+                python = services.install(project, cache / "venvs" / template)
             else:
                 python = Path(sys.executable)
             extra_env = {"REDIS_URL": profile.redis_url} if profile.redis_url else {}
+            extra_env.update(settings)
             print(f"== {framework}: starting gunicorn", file=sys.stderr, flush=True)
             service = services.start(
-                framework,
+                re.sub(r"[^A-Za-z0-9_.-]+", "-", framework).strip("-"),
                 project,
                 python,
                 out.resolve(),
@@ -141,7 +179,7 @@ def compare(profile: Profile) -> int:
                 outcome = run_scenario(
                     service.url,
                     name,
-                    profile.connections,
+                    profile.levels_for(name),
                     profile.duration,
                     timeout=profile.timeout,
                     workers=profile.load_workers,

@@ -171,7 +171,8 @@ def test_generated_suite_passes(template, context, tmp_path):
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_isolated_install(template, tmp_path):
     """A project installs from its own pyproject.toml into a fresh venv and passes its suite."""
-    project = generate(template, tmp_path / "project")
+    running_python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    project = generate(template, tmp_path / "project", python_version=running_python)
     environment = tmp_path / "venv"
     venv.create(environment, with_pip=True)
     python = environment / "bin" / "python"
