@@ -17,8 +17,14 @@ apt_install() {
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+# pip's own chatter goes to a log, shown only when an install fails.
+pip_log=$(mktemp)
+if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+       .venv/bin/python -m pip install -q -e ".[test]"; } >"$pip_log" 2>&1; then
+    cat "$pip_log" >&2
+    exit 1
+fi
+rm -f "$pip_log"
 
 if [ "${SKIP_SERVICES:-0}" != "1" ]; then
     command -v pg_ctlcluster >/dev/null || apt_install postgresql
