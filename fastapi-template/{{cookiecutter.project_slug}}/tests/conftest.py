@@ -121,6 +121,12 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
 
 
 @pytest.fixture
+def unreachable_database_url(tmp_path) -> str:
+    """A database that cannot be opened: its directory does not exist."""
+    return f"sqlite:///{tmp_path / 'missing' / 'app.db'}"
+
+
+@pytest.fixture
 def item_payload() -> dict:
     return {
         "name": "Desk lamp",

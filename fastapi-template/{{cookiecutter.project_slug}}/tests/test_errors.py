@@ -1,6 +1,10 @@
+import json
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import IntegrityError
+from starlette.testclient import WebSocketDenialResponse
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
 
@@ -141,6 +145,102 @@ def test_invalid_query_is_422_at_query(client: TestClient):
         ["query", "limit"],
         ["query", "offset"],
     ]
+
+
+def test_offset_beyond_what_a_database_accepts_is_422(client: TestClient):
+    assert client.get(f"/api/v1/items?offset={2**63 - 1}").status_code == 200
+
+    body = assert_problem(client.get(f"/api/v1/items?offset={2**63}"), 422, "Unprocessable Content")
+    assert [error["loc"] for error in body["errors"]] == [["query", "offset"]]
+
+
+@pytest.mark.parametrize("parameter", ["q", "tag"])
+def test_nul_in_a_query_is_422(client: TestClient, parameter: str):
+    response = client.get(f"/api/v1/items?{parameter}=a%00b")
+
+    body = assert_problem(response, 422, "Unprocessable Content")
+    assert [error["loc"] for error in body["errors"]] == [["query", parameter]]
+
+
+@pytest.mark.parametrize("text", ["nul\x00byte", "lone \ud800 surrogate"])
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+def test_text_no_database_can_store_is_422(client: TestClient, create_item, method, text):
+    item_id = create_item()["id"]
+    url = "/api/v1/items" if method == "POST" else f"/api/v1/items/{item_id}"
+    item = {"name": text, "description": text, "price": 1, "tags": ["ok", text]}
+
+    # json.dumps writes both as \u escapes, which JSON allows.
+    response = client.request(
+        method, url, content=json.dumps(item), headers={"Content-Type": "application/json"}
+    )
+
+    problem = assert_problem(response, 422, "Unprocessable Content")
+    assert sorted(error["loc"] for error in problem["errors"]) == [
+        ["body", "description"],
+        ["body", "name"],
+        ["body", "tags", 1],
+    ]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+def test_infinite_numbers_are_422(client: TestClient, create_item, method):
+    item_id = create_item()["id"]
+    url = "/api/v1/items" if method == "POST" else f"/api/v1/items/{item_id}"
+    body = '{"name": "a", "price": 1, "dimensions": {"width": 1e999, "height": 1, "depth": 1}}'
+
+    response = client.request(
+        method, url, content=body, headers={"Content-Type": "application/json"}
+    )
+
+    problem = assert_problem(response, 422, "Unprocessable Content")
+    assert [error["loc"] for error in problem["errors"]] == [["body", "dimensions", "width"]]
+
+
+def test_unreachable_database_is_503(make_client, unreachable_database_url: str):
+    client = make_client(database_url=unreachable_database_url)
+
+    for response in [
+        client.get("/api/v1/items"),
+        client.get("/api/v1/items/1"),
+        client.post("/api/v1/items", json={"name": "a", "price": 1}),
+    ]:
+        assert_problem(response, 503, "Service Unavailable", "Database is unavailable")
+        assert "Traceback" not in response.text
+    assert client.get("/ready").json()["checks"]["database"] == "fail"
+
+
+def test_a_driver_socket_error_is_503(app: FastAPI):
+    @app.get("/connect")
+    async def connect() -> None:
+        raise ConnectionRefusedError("connection to db.internal:5432 refused")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/connect")
+
+    assert_problem(response, 503, "Service Unavailable", "Database is unavailable")
+    assert "db.internal" not in response.text
+
+
+def test_other_database_errors_are_500_without_internals(app: FastAPI):
+    @app.get("/conflict")
+    async def conflict() -> None:
+        raise IntegrityError("INSERT INTO secret_table", {}, Exception("secret constraint"))
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/conflict")
+
+    assert_problem(response, 500, "Internal Server Error", "An unexpected error occurred")
+    assert "secret" not in response.text
+
+
+@pytest.mark.parametrize("path", ["/ws/nowhere", "/", "/api/v1/items", "/static/docs/x"])
+def test_unknown_websocket_path_is_refused_with_a_404_problem(client: TestClient, path: str):
+    with pytest.raises(WebSocketDenialResponse) as refused, client.websocket_connect(path):
+        pass
+
+    response = refused.value
+    body = assert_problem(response, 404, "Not Found", "The requested URL was not found")
+    assert body["instance"] == path
 
 
 def test_unexpected_error_is_500_without_internals(app: FastAPI):

@@ -2,7 +2,9 @@ import time
 {%- if cookiecutter.use_celery %}
 import uuid
 {%- endif %}
+from urllib.parse import unquote
 
+import pytest
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.ml.model import load_model
@@ -41,6 +43,21 @@ def test_unknown_job_is_404(client: TestClient):
 
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "job_id", ["%00", "nope", "0123456789ABCDEF0123456789ABCDEF", "0123456789abcdef" * 3]
+)
+def test_malformed_job_ids_are_404_without_a_query(
+    make_client, unreachable_database_url: str, job_id: str
+):
+    # No database to ask: only an id that could exist would need one.
+    client = make_client(database_url=unreachable_database_url)
+
+    response = client.get(f"/api/v1/jobs/{job_id}")
+
+    assert response.status_code == 404
+    assert response.json()["detail"] == f"Job {unquote(job_id)} not found"
 
 
 def test_job_inputs_are_validated_down_to_row_and_column(client: TestClient):

@@ -4,7 +4,7 @@ import time
 {% endif -%}
 import pytest
 from fastapi.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
+from starlette.testclient import WebSocketDenialResponse
 
 
 def test_echo_returns_every_message(client: TestClient):
@@ -56,11 +56,25 @@ def test_bad_messages_get_an_error_and_the_connection_stays_open(client: TestCli
         assert websocket.receive_json()["data"] is None
 
 
-def test_invalid_room_names_are_refused(client: TestClient):
-    with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/ws/rooms/a b"):
+@pytest.mark.parametrize("room", ["a b", "semi;colon", "a+b", "\u00e9t\u00e9", "r" * 65])
+def test_invalid_room_names_are_refused_with_a_404_problem(client: TestClient, room: str):
+    with (
+        pytest.raises(WebSocketDenialResponse) as refused,
+        client.websocket_connect(f"/ws/rooms/{room}"),
+    ):
         pass
 
-    assert refused.value.code == 1008
+    response = refused.value
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "The requested URL was not found"
+
+
+def test_longest_room_name_is_accepted(client: TestClient):
+    room = "Az09_.-" + "r" * 57
+    with client.websocket_connect(f"/ws/rooms/{room}") as websocket:
+        websocket.send_json({"type": "message", "data": 1})
+        assert websocket.receive_json()["room"] == room
 
 
 def test_item_writes_are_announced_in_the_items_room(client: TestClient, item_payload):

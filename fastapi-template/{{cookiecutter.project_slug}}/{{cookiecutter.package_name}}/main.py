@@ -17,7 +17,11 @@ from {{ cookiecutter.package_name }}.core.cache import ItemCache, create_redis
 {%- endif %}
 from {{ cookiecutter.package_name }}.core.config import Settings, get_settings
 from {{ cookiecutter.package_name }}.core.db import create_database_engine, create_session_factory
-from {{ cookiecutter.package_name }}.core.errors import BodyLimitMiddleware, register_error_handlers
+from {{ cookiecutter.package_name }}.core.errors import (
+    BodyLimitMiddleware,
+    register_error_handlers,
+    websocket_not_found,
+)
 from {{ cookiecutter.package_name }}.core.logging import RequestLoggingMiddleware, configure_logging
 from {{ cookiecutter.package_name }}.core.metrics import MetricsMiddleware
 {%- if cookiecutter.use_websockets and cookiecutter.use_celery %}
@@ -106,6 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     register_error_handlers(app)
     app.include_router(api_router)
+    # After every WebSocket route and before the mount, which would take any path under
+    # /static: a handshake no route matches is refused with a 404 problem.
+    app.add_api_websocket_route("/{path:path}", websocket_not_found)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # Pure ASGI middleware; the last one added is the outermost.

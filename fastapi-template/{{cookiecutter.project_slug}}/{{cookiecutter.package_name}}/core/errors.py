@@ -1,17 +1,22 @@
 """Problem details (RFC 9457) for every 4xx and 5xx response, and the request body limit."""
 
 import json
+import logging
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+logger = logging.getLogger(__name__)
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+DATABASE_UNAVAILABLE = "Database is unavailable"
 
 # RFC 9110 names; Python's http module still uses the older phrases for these two.
 TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
@@ -109,9 +114,44 @@ async def validation_exception_handler(
     )
 
 
+def database_unreachable(exc: Exception) -> bool:
+    """Whether the error says the database cannot be reached, rather than that a query failed.
+
+    SQLAlchemy wraps connection failures in OperationalError or InterfaceError, or marks the
+    error connection_invalidated; a driver may also let a bare OSError out of its socket.
+    """
+    if isinstance(exc, OperationalError | InterfaceError | OSError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    if not database_unreachable(exc):
+        # Any other database error is a bug: RequestLoggingMiddleware logs it and answers 500.
+        raise exc
+    logger.error("%s: %s", DATABASE_UNAVAILABLE, exc)
+    return problem_response(503, DATABASE_UNAVAILABLE, request.url.path)
+
+
 def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, http_exception_handler)
     app.add_exception_handler(RequestValidationError, validation_exception_handler)
+    app.add_exception_handler(DBAPIError, database_error_handler)
+    # Redis and the job queue catch their own errors, so an OSError that gets this far
+    # comes from the database driver.
+    app.add_exception_handler(OSError, database_error_handler)
+
+
+async def websocket_not_found(websocket: WebSocket) -> None:
+    """Refuse a handshake to a path no WebSocket route serves with the 404 problem HTTP gets.
+
+    Without this route Starlette closes such a handshake, which the client sees as a bare 403.
+    """
+    if "websocket.http.response" not in websocket.scope.get("extensions", {}):
+        await websocket.close()  # the server cannot send an HTTP response here: a 403 it is
+        return
+    problem = problem_response(404, FRAMEWORK_DETAILS[404], websocket.url.path)
+    await websocket.send_denial_response(problem)
 
 
 async def send_problem(send: Send, status: int, detail: str, instance: str) -> None:

@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,13 +19,27 @@ def format_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def storable_text(value: str) -> str:
+    """Refuse what no database text column can store: NUL characters and lone surrogates."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
 Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-Description = Annotated[str, StringConstraints(max_length=1000)]
-Price = Annotated[float, Field(ge=0, le=1_000_000)]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=30)]
+# Every text the API accepts, in a body or a query string, ends up in a database query.
+Text = Annotated[str, AfterValidator(storable_text)]
+Name = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
+Description = Annotated[Text, StringConstraints(max_length=1000)]
+# Finite numbers only: JSON has no infinity, but 1e999 parses as one.
+Price = Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
+Tag = Annotated[Text, StringConstraints(min_length=1, max_length=30)]
 Tags = Annotated[list[Tag], Field(max_length=10)]
-Length = Annotated[float, Field(gt=0)]
+Length = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class Dimensions(BaseModel):

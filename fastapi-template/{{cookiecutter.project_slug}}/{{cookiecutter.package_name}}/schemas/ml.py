@@ -3,7 +3,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 # strict: a pixel is a JSON number; "3" and true are rejected rather than coerced.
-Pixel = Annotated[float, Field(ge=0, le=16, strict=True)]
+Pixel = Annotated[float, Field(ge=0, le=16, strict=True, allow_inf_nan=False)]
 ImageRow = Annotated[list[Pixel], Field(min_length=64, max_length=64)]
 
 

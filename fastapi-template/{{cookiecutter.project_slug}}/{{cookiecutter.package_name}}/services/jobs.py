@@ -12,6 +12,7 @@ Jobs run in a thread pool inside the web process.
 """
 
 import logging
+import re
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -29,6 +30,8 @@ from {{ cookiecutter.package_name }}.models.job import Job, JobStatus
 logger = logging.getLogger(__name__)
 
 JOB_THREADS = 2
+# The form of every id create_job hands out (uuid4().hex); no other string names a job.
+JOB_ID = re.compile(r"[0-9a-f]{32}")
 FAILURE_MESSAGE = "The prediction failed; see the service logs for details"
 
 
@@ -45,6 +48,8 @@ async def fail_job(session: AsyncSession, job: Job, error: str) -> None:
 
 
 async def get_job(session: AsyncSession, job_id: str) -> Job | None:
+    if not JOB_ID.fullmatch(job_id):
+        return None
     return await session.get(Job, job_id)
 
 

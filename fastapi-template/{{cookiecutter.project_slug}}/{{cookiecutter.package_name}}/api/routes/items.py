@@ -7,7 +7,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from {{ cookiecutter.package_name }}.api.deps import ItemServiceDep, JsonBody, SessionFactoryDep
 from {{ cookiecutter.package_name }}.core.errors import ProblemError
 from {{ cookiecutter.package_name }}.models.item import Item
-from {{ cookiecutter.package_name }}.schemas.item import ItemCreate, ItemList, ItemPatch, ItemRead
+from {{ cookiecutter.package_name }}.schemas.item import (
+    ItemCreate,
+    ItemList,
+    ItemPatch,
+    ItemRead,
+    Text,
+)
 from {{ cookiecutter.package_name }}.services.items import ItemService, export_lines
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
@@ -16,6 +22,7 @@ router = APIRouter(prefix="/api/v1/items", tags=["items"])
 # unknown URL rather than a validation error.
 ITEM_PATH = "/{item_id:int}"
 STALE_DETAIL = "The item has changed: If-Match does not match the current ETag"
+MAX_OFFSET = 2**63 - 1  # the largest OFFSET a database accepts
 
 
 def parse_etags(header: str) -> list[str]:
@@ -66,9 +73,9 @@ async def create_item(body: ItemCreate, items: ItemServiceDep, response: Respons
 async def list_items(
     items: ItemServiceDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    q: Annotated[str | None, Query(description="Case-insensitive substring of the name")] = None,
-    tag: Annotated[str | None, Query(description="Only items with this tag")] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    q: Annotated[Text | None, Query(description="Case-insensitive substring of the name")] = None,
+    tag: Annotated[Text | None, Query(description="Only items with this tag")] = None,
 ) -> dict:
     found, total = await items.list(limit=limit, offset=offset, q=q, tag=tag)
     return {"items": found, "total": total, "limit": limit, "offset": offset}

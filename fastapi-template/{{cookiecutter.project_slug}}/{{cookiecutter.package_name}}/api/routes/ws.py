@@ -5,11 +5,27 @@ import json
 from contextlib import suppress
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.convertors import Convertor, register_url_convertor
 
 from {{ cookiecutter.package_name }}.api.deps import HubDep
 from {{ cookiecutter.package_name }}.core.realtime import ROOM_NAME
 from {{ cookiecutter.package_name }}.schemas.item import format_timestamp
+
+
+class RoomNameConvertor(Convertor[str]):
+    """Matches valid room names only: any other name is an unknown path, refused with 404."""
+
+    regex = ROOM_NAME.pattern
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("room", RoomNameConvertor())
 
 router = APIRouter()
 
@@ -54,11 +70,8 @@ async def forward(queue: asyncio.Queue[str], websocket: WebSocket) -> None:
         await websocket.send_text(await queue.get())
 
 
-@router.websocket("/ws/rooms/{room}")
+@router.websocket("/ws/rooms/{room:room}")
 async def room(websocket: WebSocket, room: str, hub: HubDep) -> None:
-    if not ROOM_NAME.fullmatch(room):
-        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="Invalid room name")
-        return
     await websocket.accept()
     async with hub.subscribe(room) as queue:
         sender = asyncio.create_task(forward(queue, websocket))
