@@ -5,10 +5,19 @@ gthread workers: each worker process serves up to GUNICORN_THREADS requests at o
 An open WebSocket holds one of those threads for as long as it stays open.
 {%- endif %}
 Pending database migrations run once, in the master, before any worker starts.
+{%- if cookiecutter.use_websockets %}
+On SIGTERM a worker closes its WebSockets (1001), finishes its other requests and exits.
+{%- endif %}
 """
 
 import os
+{%- if cookiecutter.use_websockets %}
+import signal
+{%- endif %}
 import tempfile
+{%- if cookiecutter.use_websockets %}
+import threading
+{%- endif %}
 from pathlib import Path
 
 from {{ cookiecutter.package_name }}.core.config import load_settings
@@ -28,6 +37,8 @@ bind = settings["BIND"]
 workers = settings["WEB_CONCURRENCY"]
 worker_class = "gthread"
 threads = settings["GUNICORN_THREADS"]
+# How long a stopping worker may take to finish its requests before it is killed.
+graceful_timeout = 20
 # The application logs one JSON access line per request itself.
 accesslog = None
 # gunicorn's own messages go out as the same JSON lines as the application's.
@@ -62,3 +73,32 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+{%- if cookiecutter.use_websockets %}
+
+
+def post_worker_init(worker):
+    """Close the worker's WebSockets as soon as it is told to stop.
+
+    They never finish on their own: left open, they would keep the worker alive until
+    graceful_timeout and get it killed. The closing runs in a thread of its own, not in
+    the signal handler, which only interrupts the worker's main loop.
+    """
+    from {{ cookiecutter.package_name }}.api.routes.ws import close_websockets
+
+    stop_gracefully = worker.handle_exit
+
+    def handle_term(signum, frame):
+        stop_gracefully(signum, frame)
+        threading.Thread(target=close_websockets, args=(worker.wsgi,), name="ws-close").start()
+
+    signal.signal(signal.SIGTERM, handle_term)
+{%- endif %}
+{%- if cookiecutter.use_celery and cookiecutter.use_websockets %}
+
+
+def worker_exit(server, worker):
+    """Stop the worker's Redis pub/sub listener before the interpreter shuts down."""
+    app = getattr(worker, "wsgi", None)  # None when the application failed to load
+    if app is not None:
+        app.extensions["realtime"].close()
+{%- endif %}

@@ -1,3 +1,6 @@
+import io
+import json
+
 import pytest
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
@@ -41,6 +44,32 @@ def test_413_body_over_the_limit(make_app):
     client = make_app(MAX_BODY_BYTES=100).test_client()
     response = client.post("/api/v1/items", json={"name": "x" * 200, "price": 1})
     assert_problem(response, 413, "Content Too Large", "Request body exceeds 100 bytes")
+
+
+def test_413_chunked_body_over_the_limit(make_app):
+    # A chunked body has no Content-Length, so the limit can only be noticed while reading.
+    client = make_app(MAX_BODY_BYTES=100).test_client()
+    body = json.dumps({"name": "x" * 200, "price": 1}).encode()
+    response = client.post(
+        "/api/v1/items",
+        input_stream=io.BytesIO(body),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        # What a server that decodes chunked bodies itself (gunicorn) tells the app.
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert_problem(response, 413, "Content Too Large", "Request body exceeds 100 bytes")
+
+
+def test_chunked_body_within_the_limit_is_read_whole(client):
+    body = json.dumps({"name": "Mug", "price": 8}).encode()
+    response = client.post(
+        "/api/v1/items",
+        input_stream=io.BytesIO(body),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 201
+    assert response.json["name"] == "Mug"
 
 
 def test_415_body_not_json(client):

@@ -1,15 +1,31 @@
+{% if cookiecutter.use_celery -%}
+import json
+import os
+import subprocess
+import sys
+{% endif -%}
 import time
+{%- if cookiecutter.use_celery %}
+from pathlib import Path
+{%- endif %}
+from urllib.parse import unquote
 
 import pytest
+from sqlalchemy import event
 
+from {{ cookiecutter.package_name }}.core.db import db
 from {{ cookiecutter.package_name }}.ml.model import load_model
+{%- if cookiecutter.use_celery %}
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+{%- endif %}
 
 
 def rows(count: int) -> list[list[float]]:
     return [[float((row + column) % 17) for column in range(64)] for row in range(count)]
 
 
-def wait_for_job(client, url: str, timeout: float = 10.0) -> dict:
+def wait_for_job(client, url: str, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.get(url).json
@@ -19,7 +35,8 @@ def wait_for_job(client, url: str, timeout: float = 10.0) -> dict:
     pytest.fail(f"job still {job['status']} after {timeout} seconds")
 
 
-def submit_and_check(client, inputs: list[list[float]]) -> None:
+def submit_and_check(client, inputs: list[list[float]], timeout: float = 10.0) -> str:
+    """Submit a job, wait for it to succeed, check its predictions; returns its id."""
     response = client.post("/api/v1/jobs/predictions", json={"inputs": inputs})
     assert response.status_code == 202
     job = response.json
@@ -27,11 +44,12 @@ def submit_and_check(client, inputs: list[list[float]]) -> None:
     assert job["result"] is None and job["error"] is None
     assert response.headers["Location"] == f"/api/v1/jobs/{job['id']}"
 
-    finished = wait_for_job(client, response.headers["Location"])
+    finished = wait_for_job(client, response.headers["Location"], timeout)
     assert finished["status"] == "SUCCESS", finished["error"]
     expected = load_model().predict(inputs)
     predictions = finished["result"]["predictions"]
     assert [p["label"] for p in predictions] == [p["label"] for p in expected]
+    return job["id"]
 
 
 def test_job_runs_in_process(client):
@@ -58,14 +76,57 @@ def test_unknown_job_is_404(client):
     response = client.get("/api/v1/jobs/0123456789abcdef0123456789abcdef")
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
+    assert response.json["detail"] == "Job 0123456789abcdef0123456789abcdef not found"
+
+
+@pytest.mark.parametrize("job_id", ["%00", "x", "0123456789ABCDEF0123456789ABCDEF", "1" * 33])
+def test_malformed_job_id_is_404_without_a_query(app, job_id):
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = app.test_client().get(f"/api/v1/jobs/{job_id}")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 404
+    assert response.json["detail"] == f"Job {unquote(job_id)} not found"
+    assert statements == []
 {%- if cookiecutter.use_celery %}
 
 
-def test_job_runs_on_a_celery_worker(make_app, redis_url):
-    from celery.contrib.testing.worker import start_worker
-
+def test_job_runs_on_a_celery_worker(make_app, database_url, redis_url, tmp_path):
+    """The worker as deployed: its own process, logging each task, storing the outcome."""
     app = make_app(CELERY_BROKER_URL=redis_url, CELERY_RESULT_BACKEND=redis_url)
-    celery_app = app.extensions["celery"]
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        submit_and_check(app.test_client(), rows(20))
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_RESULT_BACKEND": redis_url,
+        "LOG_LEVEL": "INFO",
+    }
+    command = [sys.executable, "-m", "celery", "-A", "{{ cookiecutter.package_name }}.worker"]
+    command += ["worker", "--pool=solo", "--without-gossip", "--without-mingle"]
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        worker = subprocess.Popen(
+            command, cwd=PROJECT_DIR, env=environment, stdout=subprocess.DEVNULL, stderr=log
+        )
+        try:
+            job_id = submit_and_check(app.test_client(), rows(20), timeout=30)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    stderr = log_path.read_text()
+
+    result = app.extensions["celery"].AsyncResult(job_id)
+    assert result.get(timeout=5) == "SUCCESS"
+    records = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    task_lines = [r["message"] for r in records if job_id in r["message"]]
+    assert any("received" in line for line in task_lines), stderr
+    assert any("succeeded" in line for line in task_lines), stderr
 {%- endif %}

@@ -1,15 +1,24 @@
 """WebSockets against a real server: werkzeug in a thread, simple-websocket as the client."""
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import simple_websocket
 from simple_websocket import Client
 from werkzeug.serving import make_server
+
+from {{ cookiecutter.package_name }}.api.routes.ws import close_websockets
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
 def serve(app) -> Iterator[str]:
@@ -124,6 +133,85 @@ def test_item_changes_are_announced_in_the_items_room(app, client, ws_url):
         }
     finally:
         ws.close()
+
+
+def test_plain_http_request_to_a_websocket_route_is_404(client):
+    response = client.get("/ws/echo")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert response.json["detail"] == "The requested URL was not found"
+
+
+def test_closing_for_shutdown_says_going_away_and_ends_the_handlers(app, ws_url):
+    connections = app.extensions["websockets"]
+    echo = Client.connect(f"{ws_url}/ws/echo")
+    member = join(ws_url, "lobby")
+    assert wait_until(lambda: len(connections) == 2)
+
+    close_websockets(app)
+
+    for ws in (echo, member):
+        with pytest.raises(simple_websocket.ConnectionClosed):
+            ws.receive(timeout=5)
+        assert ws.close_reason == 1001
+    assert wait_until(lambda: len(connections) == 0)
+    assert app.extensions["realtime"].subscriber_count("lobby") == 0
+
+
+def test_gunicorn_stops_promptly_with_websockets_open(database_url, tmp_path):
+    """SIGTERM: the workers close their WebSockets and exit cleanly, well within seconds."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {
+        **os.environ,
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "2",
+        "DATABASE_URL": database_url,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+{%- if cookiecutter.use_celery %}
+        "REDIS_URL": "",
+{%- endif %}
+    }
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+            cwd=PROJECT_DIR,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            clients = [connect_when_up(f"ws://127.0.0.1:{port}/ws/echo") for _ in range(3)]
+            for ws in clients:
+                ws.send("still here")
+                assert ws.receive(timeout=5) == "still here"
+            started = time.monotonic()
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=15)
+            stopped_after = time.monotonic() - started
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+    output = log_path.read_text()
+    assert server.returncode == 0, output
+    assert stopped_after < 5, output
+    assert "SIGABRT" not in output and "SIGKILL" not in output, output
+    for ws in clients:
+        assert ws.close_reason == 1001
+
+
+def connect_when_up(url: str, timeout: float = 30.0) -> Client:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return Client.connect(url)
+        except (OSError, simple_websocket.ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def test_abrupt_disconnect_leaves_nothing_behind(app, ws_url):

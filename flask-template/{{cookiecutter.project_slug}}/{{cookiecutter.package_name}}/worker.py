@@ -5,7 +5,20 @@ the Celery app, so tasks run with the same settings, database and app context as
 processes. The prediction task is `services.jobs.run_prediction_job`.
 """
 
+from celery.signals import setup_logging
+
+from .core.logging import configure_logging
 from .main import create_app
 
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]
+
+
+@setup_logging.connect
+def use_json_logs(**kwargs: object) -> None:
+    """Log like the web processes: JSON lines on stderr, at `LOG_LEVEL`.
+
+    Connecting this signal keeps Celery from installing its own handlers and from
+    redirecting stderr into the logging system, where our handler's lines would vanish.
+    """
+    configure_logging(flask_app.config["LOG_LEVEL"])

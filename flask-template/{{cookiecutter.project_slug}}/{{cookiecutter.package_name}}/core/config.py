@@ -78,11 +78,10 @@ def flask_config(settings: Mapping[str, Any]) -> dict[str, Any]:
     broker_url = settings["CELERY_BROKER_URL"]
     config["CELERY"] = {
         "broker_url": broker_url or None,
+        # Task outcomes are kept a day; the jobs table remains what the API answers from.
         "result_backend": settings["CELERY_RESULT_BACKEND"] or broker_url or None,
-        "task_ignore_result": True,
+        "result_expires": 24 * 60 * 60,
         "broker_connection_retry_on_startup": True,
-        # Keep the application's JSON log lines in the worker too.
-        "worker_hijack_root_logger": False,
     }
 {%- endif %}
     return config

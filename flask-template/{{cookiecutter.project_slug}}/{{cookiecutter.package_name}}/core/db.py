@@ -50,10 +50,20 @@ def init_db(app: Flask) -> None:
 
 
 def upgrade_database() -> None:
-    """Apply pending migrations; gunicorn runs this once before starting its workers."""
-    from ..main import create_app
+    """Apply pending migrations; gunicorn runs this once before starting its workers.
 
-    app = create_app()
+    It needs an app with the database and nothing else. gunicorn's master forks the
+    workers next, so it loads as little as it can: native libraries that keep threads of
+    their own do not survive fork().
+{%- if cookiecutter.use_ml %} Workers forked after ONNX Runtime was loaded abort as
+    they exit.
+{%- endif %}
+    """
+    from .config import flask_config, load_settings
+
+    app = Flask(__name__)
+    app.config.from_mapping(flask_config(load_settings()))
+    init_db(app)
     with app.app_context():
         upgrade()
         # The caller forks workers next: they must not inherit open connections.

@@ -14,7 +14,8 @@ from flask import Flask, Response, current_app, request
 from flask_smorest import Api
 from marshmallow import Schema, fields
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import WebsocketMismatch
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -128,6 +129,9 @@ class ProblemApi(Api):
     ERROR_SCHEMA = ProblemSchema
 
     def handle_http_exception(self, error: HTTPException) -> Response:
+        if isinstance(error, WebsocketMismatch):
+            # A plain request to a WebSocket route (or the reverse): no such resource here.
+            error = NotFound()
         status = error.code or 500
         data = getattr(error, "data", None) or {}
         extra = {}

@@ -79,6 +79,7 @@ class RedisHub(LocalHub):
         self._url = url
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._listener_pid: int | None = None
+        self._listener: threading.Thread | None = None
         self._listening = threading.Event()
         self._stopping = threading.Event()
 
@@ -100,8 +101,10 @@ class RedisHub(LocalHub):
             if self._listener_pid == os.getpid():
                 return
             self._listener_pid = os.getpid()
-        thread = threading.Thread(target=self._listen, name="realtime-listener", daemon=True)
-        thread.start()
+        self._listener = threading.Thread(
+            target=self._listen, name="realtime-listener", daemon=True
+        )
+        self._listener.start()
 
     def _listen(self) -> None:
         while not self._stopping.is_set():
@@ -128,7 +131,11 @@ class RedisHub(LocalHub):
                     self.deliver(room, message["data"].decode())
 
     def close(self) -> None:
+        """Stop this process's listener (it notices within a second) and wait for it."""
         self._stopping.set()
+        if self._listener_pid == os.getpid() and self._listener is not None:
+            self._listener.join(timeout=2)
+        self._client.close()
 {%- endif %}
 
 

@@ -1,3 +1,4 @@
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -13,8 +14,16 @@ SUCCESS = "SUCCESS"
 FAILURE = "FAILURE"
 
 
+JOB_ID = re.compile(r"[0-9a-f]{32}")
+
+
 def new_job_id() -> str:
     return uuid.uuid4().hex
+
+
+def is_job_id(value: str) -> bool:
+    """Whether `value` has the shape of the ids `new_job_id` makes."""
+    return JOB_ID.fullmatch(value) is not None
 
 
 class Job(db.Model):

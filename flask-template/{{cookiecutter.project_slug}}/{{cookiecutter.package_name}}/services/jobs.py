@@ -21,7 +21,7 @@ from flask import Flask, current_app
 
 from ..core.db import db
 from ..ml.model import load_model
-from ..models.job import FAILURE, STARTED, SUCCESS, Job
+from ..models.job import FAILURE, STARTED, SUCCESS, Job, is_job_id
 
 logger = logging.getLogger(__name__)
 
@@ -36,15 +36,19 @@ def create_job(inputs: list[list[float]]) -> Job:
 
 
 def get_job(job_id: str) -> Job | None:
+    # Anything that is not an id we made cannot be a job, and some strings (a NUL byte)
+    # a database such as PostgreSQL would refuse outright.
+    if not is_job_id(job_id):
+        return None
     return db.session.get(Job, job_id)
 
 
-def run_job(job_id: str) -> None:
-    """Predict every row of the job and store the outcome on its row."""
+def run_job(job_id: str) -> str | None:
+    """Predict every row of the job and store the outcome on its row; returns its status."""
     job = get_job(job_id)
     if job is None:
         logger.warning("Job %s does not exist", job_id)
-        return
+        return None
     job.status = STARTED
     db.session.commit()
     try:
@@ -57,6 +61,7 @@ def run_job(job_id: str) -> None:
         job.status = SUCCESS
         job.result = {"predictions": predictions}
     db.session.commit()
+    return job.status
 
 
 @cache
@@ -71,17 +76,21 @@ def _run_in_app(app: Flask, job_id: str) -> None:
 {%- if cookiecutter.use_celery %}
 
 
-@shared_task(ignore_result=True)
-def run_prediction_job(job_id: str) -> None:
-    """The Celery task; Flask's Celery integration runs it inside an app context."""
-    run_job(job_id)
+@shared_task
+def run_prediction_job(job_id: str) -> str | None:
+    """The Celery task; Flask's Celery integration runs it inside an app context.
+
+    Its task id is the job id, so the result backend holds the job's final status under
+    the same id; the predictions themselves live on the job's row.
+    """
+    return run_job(job_id)
 {%- endif %}
 
 
 def dispatch_job(job_id: str) -> None:
 {%- if cookiecutter.use_celery %}
     if current_app.config["CELERY_BROKER_URL"]:
-        run_prediction_job.delay(job_id)
+        run_prediction_job.apply_async((job_id,), task_id=job_id)
         return
 {%- endif %}
     _local_executor().submit(_run_in_app, current_app._get_current_object(), job_id)

@@ -7,8 +7,24 @@ from flask import Request
 from marshmallow import Schema
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 MALFORMED_JSON = "Malformed JSON body"
+
+
+def read_body(req: Request) -> bytes:
+    """The request body, or 413 if it is over `max_content_length`.
+
+    werkzeug rejects a too-large Content-Length up front, but a chunked body has none:
+    werkzeug then reads it up to the limit and quietly stops there. One byte more on the
+    wire means the body was too large, not that the JSON in it is broken.
+    """
+    body = req.get_data(cache=True)
+    limit = req.max_content_length
+    stopped_at_limit = req.content_length is None and limit is not None and len(body) >= limit
+    if stopped_at_limit and req.input_stream.read(1):
+        raise RequestEntityTooLarge()
+    return body
 
 
 class JsonBodyParser(FlaskParser):
@@ -26,7 +42,7 @@ class JsonBodyParser(FlaskParser):
 
     def _raw_load_json(self, req: Request) -> Any:
         try:
-            return core.parse_json(req.get_data(cache=True))
+            return core.parse_json(read_body(req))
         except RecursionError:  # nested deeper than the JSON decoder will go
             abort(400, message=MALFORMED_JSON)
 

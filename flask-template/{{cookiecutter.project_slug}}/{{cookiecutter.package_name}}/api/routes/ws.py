@@ -1,14 +1,21 @@
 """WebSockets (flask-sock): /ws/echo and /ws/rooms/<room>.
 
-Each connection holds one gunicorn thread for as long as it is open.
+Each connection holds one gunicorn thread for as long as it is open. A connection never
+ends by itself, so a stopping worker closes them all with `close_websockets` (called by
+gunicorn.conf.py) instead of waiting for clients that will not leave.
 """
 
 import json
+import socket
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from functools import wraps
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_sock import Sock
+from simple_websocket import ConnectionClosed, Server
 from werkzeug.routing import BaseConverter
 
 from ...core.db import utcnow
@@ -26,9 +33,65 @@ class RoomNameConverter(BaseConverter):
     regex = r"[A-Za-z0-9_.-]{1,64}"
 
 
+# Close code 1001: the server is going away.
+GOING_AWAY = 1001
+
+
+class OpenConnections:
+    """The WebSocket connections this process holds open."""
+
+    def __init__(self) -> None:
+        self._connections: set[Server] = set()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def hold(self, ws: Server) -> Iterator[None]:
+        with self._lock:
+            self._connections.add(ws)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._connections.discard(ws)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._connections)
+
+    def close_all(self) -> None:
+        """Say goodbye (1001) to every client and end its connection now.
+
+        Shutting the socket down wakes the connection's reader at once, so its handler
+        returns even if the client never answers the close.
+        """
+        with self._lock:
+            connections = list(self._connections)
+        for ws in connections:
+            with suppress(ConnectionClosed, OSError):
+                ws.close(reason=GOING_AWAY, message="Server is shutting down")
+            with suppress(OSError):
+                ws.sock.shutdown(socket.SHUT_RDWR)
+
+
 def init_app(app: Flask) -> None:
     app.url_map.converters["room_name"] = RoomNameConverter
+    app.extensions["websockets"] = OpenConnections()
     sock.init_app(app)
+
+
+def close_websockets(app: Flask) -> None:
+    app.extensions["websockets"].close_all()
+
+
+def closed_on_shutdown(handler: Callable[..., None]) -> Callable[..., None]:
+    """Register the handler's connection for as long as it runs."""
+
+    @wraps(handler)
+    def handle(ws: Server, *args: Any, **kwargs: Any) -> None:
+        with current_app.extensions["websockets"].hold(ws):
+            handler(ws, *args, **kwargs)
+
+    return handle
 
 
 def parse_room_message(raw: str | bytes) -> tuple[Any, str | None]:
@@ -43,6 +106,7 @@ def parse_room_message(raw: str | bytes) -> tuple[Any, str | None]:
 
 
 @sock.route("/ws/echo")
+@closed_on_shutdown
 def echo(ws) -> None:
     """Send every message back unchanged."""
     while True:
@@ -50,6 +114,7 @@ def echo(ws) -> None:
 
 
 @sock.route("/ws/rooms/<room_name:room>")
+@closed_on_shutdown
 def room(ws, room: str) -> None:
     """Relay each message to everyone in the room, the sender included."""
     hub = current_hub()
