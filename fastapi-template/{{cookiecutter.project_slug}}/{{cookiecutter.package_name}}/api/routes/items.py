@@ -1,3 +1,7 @@
+"""/api/v1/items: CRUD, search, conditional requests (ETag) and NDJSON export."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
@@ -58,6 +62,15 @@ async def item_for_write(items: ItemService, item_id: int, if_match: str | None)
     return item
 
 
+@contextmanager
+def stale_etag_as_412() -> Iterator[None]:
+    """A concurrent write caught by the version column is a failed If-Match too."""
+    try:
+        yield
+    except StaleDataError:
+        raise ProblemError(412, STALE_DETAIL) from None
+
+
 IfMatch = Annotated[str | None, Header()]
 
 
@@ -115,10 +128,8 @@ async def replace_item(
     if_match: IfMatch = None,
 ) -> Item:
     item = await item_for_write(items, item_id, if_match)
-    try:
+    with stale_etag_as_412():
         item = await items.replace(item, body)
-    except StaleDataError:
-        raise ProblemError(412, STALE_DETAIL) from None
     response.headers["ETag"] = item.etag
     return item
 
@@ -132,10 +143,8 @@ async def patch_item(
     if_match: IfMatch = None,
 ) -> Item:
     item = await item_for_write(items, item_id, if_match)
-    try:
+    with stale_etag_as_412():
         item = await items.patch(item, body)
-    except StaleDataError:
-        raise ProblemError(412, STALE_DETAIL) from None
     response.headers["ETag"] = item.etag
     return item
 
@@ -143,8 +152,6 @@ async def patch_item(
 @router.delete(ITEM_PATH, status_code=204)
 async def delete_item(item_id: int, items: ItemServiceDep, if_match: IfMatch = None) -> Response:
     item = await item_for_write(items, item_id, if_match)
-    try:
+    with stale_etag_as_412():
         await items.delete(item)
-    except StaleDataError:
-        raise ProblemError(412, STALE_DETAIL) from None
     return Response(status_code=204)
