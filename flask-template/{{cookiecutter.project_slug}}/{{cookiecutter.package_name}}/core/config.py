@@ -43,7 +43,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Read by gunicorn.conf.py.
         "BIND": env.get("BIND", "0.0.0.0:8000"),
         "WEB_CONCURRENCY": int(env.get("WEB_CONCURRENCY", "2")),
-        "GUNICORN_THREADS": int(env.get("GUNICORN_THREADS", "64")),
+{%- if cookiecutter.use_websockets %}
+        # Each open WebSocket holds a thread for its lifetime.
+{%- endif %}
+        "GUNICORN_THREADS": int(env.get("GUNICORN_THREADS", "{{ "256" if cookiecutter.use_websockets else "64" }}")),
     }
 
 
