@@ -105,5 +105,6 @@ class JobRunner:
         self._executor.submit(run_job, session_factory, job_id).add_done_callback(_log_crash)
 
     def shutdown(self) -> None:
-        # Jobs still queued here stay PENDING; the rows record that they never ran.
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        # Finish the jobs already accepted: their 202 promised a result. gunicorn's
+        # graceful_timeout bounds the wait.
+        self._executor.shutdown(wait=True)
