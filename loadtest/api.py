@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from urllib.parse import quote
 
 
@@ -49,8 +50,19 @@ class ApiClient:
     def post(self, path: str, payload: object, expect: tuple[int, ...] = (201,)) -> object:
         return self.request("POST", path, payload, expect=expect)[2]
 
-    def delete(self, path: str) -> None:
-        self.request("DELETE", path, expect=(204, 404))
+    def delete(self, path: str, attempts: int = 5) -> None:
+        """Delete, retrying while a request still in flight from the load changes the item.
+
+        Without If-Match the services answer 412 only when a concurrent write won the race.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                self.request("DELETE", path, expect=(204, 404))
+                return
+            except ApiError as exc:
+                if exc.status != 412 or attempt == attempts:
+                    raise
+                time.sleep(0.05 * attempt)
 
     def delete_tagged_items(self, tag: str) -> int:
         """Delete every item carrying `tag`; the count deleted."""
