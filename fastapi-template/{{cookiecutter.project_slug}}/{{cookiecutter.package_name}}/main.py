@@ -12,6 +12,9 @@ from redis.asyncio import Redis
 {%- endif %}
 
 from {{ cookiecutter.package_name }}.api import api_router
+{%- if cookiecutter.use_ml %}
+from {{ cookiecutter.package_name }}.api.routes.jobs import JOB_BODY_LIMIT_FACTOR, PREDICTION_JOBS_PATH
+{%- endif %}
 {%- if cookiecutter.use_celery %}
 from {{ cookiecutter.package_name }}.core.cache import ItemCache, create_redis
 {%- endif %}
@@ -37,11 +40,6 @@ from {{ cookiecutter.package_name }}.services.predictions import MicroBatcher
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 CORS_EXPOSED_HEADERS = ["ETag", "Location", "X-Request-ID"]
-{%- if cookiecutter.use_ml %}
-JOBS_PATH = "/api/v1/jobs/predictions"
-# 10,000 rows of 64 numbers do not fit in the usual body limit; jobs get this many times it.
-JOB_BODY_LIMIT_FACTOR = 16
-{%- endif %}
 
 
 @asynccontextmanager
@@ -128,7 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
 {%- if cookiecutter.use_ml %}
-        path_limits={JOBS_PATH: JOB_BODY_LIMIT_FACTOR * settings.max_body_bytes},
+        path_limits={PREDICTION_JOBS_PATH: JOB_BODY_LIMIT_FACTOR * settings.max_body_bytes},
 {%- endif %}
     )
     app.add_middleware(MetricsMiddleware)

@@ -13,6 +13,10 @@ from {{ cookiecutter.package_name }}.services.jobs import create_job, fail_job, 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 logger = logging.getLogger(__name__)
 
+PREDICTION_JOBS_PATH = f"{router.prefix}/predictions"
+# 10,000 rows of 64 numbers do not fit in the usual body limit; jobs get this many times it.
+JOB_BODY_LIMIT_FACTOR = 16
+
 
 @router.post("/predictions", status_code=202, response_model=JobRead, dependencies=[JsonBody])
 async def submit_prediction_job(
