@@ -450,9 +450,27 @@ WS_TIMEOUT = 10.0
 
 
 def ws_connect(service: Service, path: str):
+    """An open connection; to a room, one the server has already added to that room.
+
+    The handshake completes before the server's handler joins the room, so a message
+    published right after connecting could miss it. The handler answers an invalid message
+    only once it has joined and is reading, so one such round trip settles membership.
+    """
     from websockets.sync.client import connect
 
-    return connect(service.ws_url(path), open_timeout=WS_TIMEOUT, close_timeout=2)
+    # Connected on return (legacy=True), as ws_pair needs; callers close it with `with`.
+    connection = connect(
+        service.ws_url(path), open_timeout=WS_TIMEOUT, close_timeout=2, legacy=True
+    )
+    if path.startswith("/ws/rooms/"):
+        try:
+            connection.send("not json")
+            reply = ws_receive(connection)
+            assert reply["type"] == "error", reply
+        except BaseException:
+            connection.close()
+            raise
+    return connection
 
 
 def ws_local_port(connection) -> int:
