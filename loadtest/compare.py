@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loadtest import services
-from loadtest.cli import run_scenario
 from loadtest.engine import event_loop_name
 from loadtest.limits import cpu_count, pin_to_cpus
 from loadtest.loc import count_concerns
 from loadtest.report import write_reports
+from loadtest.sweep import run_scenario
 
 QUICK_SCENARIOS = ["health", "item-read", "write-mix", "predict", "ws-echo"]
 FULL_SCENARIOS = [

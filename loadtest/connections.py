@@ -1,0 +1,270 @@
+"""The connection protocols: one HTTP/1.1 keep-alive connection and one WebSocket client
+connection, each a raw asyncio Protocol with at most one request in flight.
+
+They do the wire work and timing; what to send next and what a message means is the
+worker's business (`loadtest.engine.Worker`), which they call back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import time
+from typing import TYPE_CHECKING
+
+from loadtest.http import ProtocolError, ResponseParser
+from loadtest.websocket import (
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    FrameParser,
+    encode_close,
+    encode_frame,
+)
+
+if TYPE_CHECKING:
+    from loadtest.engine import Worker
+
+monotonic_ns = time.monotonic_ns
+
+
+def error_kind(exc: BaseException | None) -> tuple[str, str | None]:
+    """Classify a connection failure as (kind, detail)."""
+    if exc is None:
+        return "reset", "closed by server"
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return "timeout", None
+    if isinstance(exc, ConnectionResetError):
+        return "reset", "connection reset"
+    if isinstance(exc, ProtocolError):
+        return "protocol", str(exc)[:80]
+    if isinstance(exc, OSError) and exc.errno:
+        return "reset", errno.errorcode.get(exc.errno, str(exc.errno))
+    return "reset", type(exc).__name__
+
+
+class HttpConnection(asyncio.Protocol):
+    """One keep-alive connection with at most one request in flight."""
+
+    __slots__ = (
+        "worker",
+        "slot",
+        "source",
+        "parser",
+        "transport",
+        "due_at",
+        "written_at",
+        "interval",
+        "timer",
+        "closing",
+        "start",
+        "fixed_request",
+    )
+
+    def __init__(self, worker: Worker, slot: int, source, interval_ns: int, due_at: int):
+        self.worker = worker
+        self.slot = slot
+        self.source = source
+        self.parser = ResponseParser(self.on_response, source.keep_body)
+        self.transport = None
+        self.interval = interval_ns
+        self.due_at = due_at  # open loop: when the next request is due; else 0
+        self.written_at = 0  # when the in-flight request was written; 0 = none
+        self.timer = None
+        self.closing = False
+        self.start = 0  # what the in-flight request's latency is measured from
+        self.fixed_request = getattr(source, "fixed", None)  # the one request, if only one
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.worker.attach(self)
+        self.worker.mark_ready()
+        if self.worker.started:
+            self.send_next()
+
+    def begin(self) -> None:
+        self.send_next()
+
+    def send_next(self, now: int = 0) -> None:
+        worker = self.worker
+        if worker.stopping:
+            self.close()
+            return
+        if not now:
+            now = monotonic_ns()
+        if self.interval:
+            due = self.due_at
+            if due > now:
+                self.timer = worker.loop.call_later((due - now) / 1e9, self.send_scheduled)
+                return
+            self.due_at = due + self.interval
+            self.written_at = now
+            self.start = due
+        else:
+            self.written_at = now
+            self.start = now
+        worker.result.sent += 1
+        self.transport.write(self.fixed_request or self.source.next())
+
+    def send_scheduled(self) -> None:
+        self.timer = None
+        self.send_next()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed(data)
+        except ProtocolError as exc:
+            self.fail(exc)
+
+    def on_response(self, status: int, head: bytes, body: bytes) -> None:
+        now = monotonic_ns()
+        worker = self.worker
+        self.written_at = 0
+        if worker.stopping:
+            return
+        result = worker.result
+        result.latency.record(now - self.start)
+        result.completed += 1
+        statuses = result.statuses
+        statuses[status] = statuses.get(status, 0) + 1
+        observe = self.source.observe
+        if observe is not None:
+            observe(status, head, body)
+        if self.parser.close_after:
+            self.close()  # the server will not take another request on this connection
+            return
+        self.send_next(now)
+
+    def eof_received(self) -> bool:
+        if self.parser.feed_eof():
+            pass  # a close-delimited body just ended
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        worker = self.worker
+        if self.timer is not None:
+            self.timer.cancel()
+        in_flight = self.written_at != 0 or not self.parser.idle
+        if not self.closing and not worker.stopping and in_flight:
+            worker.result.count_error(*error_kind(exc))
+        worker.detach(self)
+
+    def fail(self, exc: BaseException) -> None:
+        self.worker.result.count_error(*error_kind(exc))
+        self.written_at = 0
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def close(self) -> None:
+        self.closing = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.transport is not None:
+            self.transport.close()
+
+
+class WsConnection(asyncio.Protocol):
+    """A WebSocket client connection; `role` decides what it does once open."""
+
+    def __init__(self, worker: Worker, slot: int, role: str, handshake: tuple[bytes, bytes]):
+        self.worker = worker
+        self.slot = slot
+        self.role = role
+        self.request, self.expected_accept = handshake
+        self.transport = None
+        self.head = b""
+        self.open = False
+        self.frames = FrameParser(self.on_message)
+        self.written_at = 0
+        self.start = 0
+        self.closing = False
+        self.connect_started = monotonic_ns()
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.worker.attach(self)
+        self.written_at = monotonic_ns()
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            if not self.open:
+                data = self.read_handshake(data)
+                if data is None:
+                    return
+            if data:
+                self.frames.feed(data)
+        except ProtocolError as exc:
+            self.fail(exc)
+
+    def read_handshake(self, data: bytes) -> bytes | None:
+        self.head += data
+        end = self.head.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        head, rest = self.head[:end], self.head[end + 4 :]
+        status = int(head[9:12]) if head[:5] == b"HTTP/" else 0
+        if status != 101:
+            self.worker.result.count_error(f"status {status}", "WebSocket upgrade refused")
+            self.written_at = 0
+            self.close()
+            return None
+        if self.expected_accept not in head:
+            raise ProtocolError("wrong Sec-WebSocket-Accept")
+        self.open = True
+        self.written_at = 0
+        self.worker.result.connect.record(monotonic_ns() - self.connect_started)
+        self.worker.mark_ready()
+        if self.worker.started:
+            self.begin()
+        return rest
+
+    def begin(self) -> None:
+        self.worker.on_ws_open(self)
+
+    def send_text(self, payload: bytes, start: int | None = None) -> None:
+        now = monotonic_ns()
+        self.written_at = now
+        self.start = start or now
+        self.worker.result.sent += 1
+        self.transport.write(encode_frame(payload, OP_TEXT))
+
+    def send_frame(self, frame: bytes) -> None:
+        now = monotonic_ns()
+        self.written_at = self.start = now
+        self.worker.result.sent += 1
+        self.transport.write(frame)
+
+    def on_message(self, opcode: int, payload: bytes) -> None:
+        if opcode == OP_PING:
+            self.transport.write(encode_frame(payload, OP_PONG))
+        elif opcode == OP_CLOSE:
+            if not self.closing:
+                self.closing = True
+                if not self.worker.stopping:
+                    self.worker.result.count_error("reset", "WebSocket closed by server")
+                self.transport.write(encode_close())
+                self.transport.close()
+        elif opcode != OP_PONG:
+            self.worker.on_ws_message(self, payload)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closing and not self.worker.stopping:
+            self.worker.result.count_error(*error_kind(exc))
+        self.worker.detach(self)
+
+    def fail(self, exc: BaseException) -> None:
+        self.worker.result.count_error(*error_kind(exc))
+        self.written_at = 0
+        self.closing = True
+        self.transport.abort()
+
+    def close(self) -> None:
+        if not self.closing and self.transport is not None:
+            self.closing = True
+            if self.open:
+                self.transport.write(encode_close())
+            self.transport.close()
