@@ -1,4 +1,8 @@
-"""Dependencies the routes declare through `Annotated` aliases."""
+"""Dependencies the routes declare through `Annotated` aliases.
+
+Every dependency is `async def`, even those that only read `app.state`: FastAPI runs a
+plain `def` dependency in the thread pool, a thread hop per dependency per request.
+"""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -25,11 +29,11 @@ from {{ cookiecutter.package_name }}.services.predictions import MicroBatcher
 {%- endif %}
 
 
-def get_app_settings(connection: HTTPConnection) -> Settings:
+async def get_app_settings(connection: HTTPConnection) -> Settings:
     return connection.app.state.settings
 
 
-def get_session_factory(connection: HTTPConnection) -> async_sessionmaker[AsyncSession]:
+async def get_session_factory(connection: HTTPConnection) -> async_sessionmaker[AsyncSession]:
     return connection.app.state.session_factory
 
 
@@ -44,7 +48,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 {%- if cookiecutter.use_websockets %}
 
 
-def get_hub(connection: HTTPConnection) -> LocalHub:
+async def get_hub(connection: HTTPConnection) -> LocalHub:
     return connection.app.state.hub
 
 
@@ -53,7 +57,7 @@ HubDep = Annotated[LocalHub, Depends(get_hub)]
 {%- if cookiecutter.use_celery %}
 
 
-def get_item_cache(connection: HTTPConnection) -> ItemCache | None:
+async def get_item_cache(connection: HTTPConnection) -> ItemCache | None:
     return connection.app.state.item_cache
 
 
@@ -61,7 +65,7 @@ ItemCacheDep = Annotated[ItemCache | None, Depends(get_item_cache)]
 {%- endif %}
 
 
-def get_item_service(
+async def get_item_service(
     session: SessionDep,
 {%- if cookiecutter.use_celery %}
     cache: ItemCacheDep,
@@ -85,15 +89,15 @@ ItemServiceDep = Annotated[ItemService, Depends(get_item_service)]
 {%- if cookiecutter.use_ml %}
 
 
-def get_model(connection: HTTPConnection) -> DigitsModel:
+async def get_model(connection: HTTPConnection) -> DigitsModel:
     return connection.app.state.model
 
 
-def get_batcher(connection: HTTPConnection) -> MicroBatcher | None:
+async def get_batcher(connection: HTTPConnection) -> MicroBatcher | None:
     return connection.app.state.batcher
 
 
-def get_job_runner(connection: HTTPConnection) -> JobRunner:
+async def get_job_runner(connection: HTTPConnection) -> JobRunner:
     return connection.app.state.job_runner
 
 
