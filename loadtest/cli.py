@@ -1,4 +1,4 @@
-"""Command line: `python -m loadtest run|compare|scenarios`."""
+"""Command line: `python -m loadtest run|compare|floors|scenarios`."""
 
 from __future__ import annotations
 
@@ -109,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--redis-url", help="Redis for the services (rooms across workers)")
     comp.add_argument("--keep", action="store_true", help="keep the generated projects")
     comp.set_defaults(func=cmd_compare)
+
+    from loadtest.floors.cli import add_parser as add_floors_parser
+
+    add_floors_parser(commands)
     return parser
 
 
