@@ -26,13 +26,26 @@ def test_a_read_populates_the_cache(cached_client: TestClient, redis_client, ite
     assert redis_client.get(key) is None
 
     first = cached_client.get(f"/api/v1/items/{item['id']}")
-    cached = json.loads(redis_client.get(key))
+    etag, body = redis_client.get(key).split(b"\n", 1)
     second = cached_client.get(f"/api/v1/items/{item['id']}")
 
-    assert cached == {"data": item, "etag": first.headers["etag"]}
+    assert etag.decode() == first.headers["etag"]
+    assert json.loads(body) == item
     assert 0 < redis_client.ttl(key) <= 30
     assert second.json() == first.json() == item
     assert second.headers["etag"] == first.headers["etag"]
+
+
+def test_a_hit_is_served_from_the_cache(cached_client: TestClient, redis_client, item_payload):
+    item = cached_client.post("/api/v1/items", json=item_payload).json()
+    url = f"/api/v1/items/{item['id']}"
+    cached_client.get(url)
+    redis_client.set(f"item:{item['id']}", b'"7-9"\n{"from": "cache"}', ex=30)
+
+    hit = cached_client.get(url)
+
+    assert hit.json() == {"from": "cache"}
+    assert hit.headers["etag"] == '"7-9"'
 
 
 def test_every_write_invalidates(cached_client: TestClient, redis_client, item_payload):

@@ -1,13 +1,11 @@
 """Cache-aside for item reads in Redis.
 
-Keys are `item:<id>`, each holding the serialised item and its ETag for CACHE_TTL_SECONDS.
+Keys are `item:<id>`, each holding the item's JSON and ETag for CACHE_TTL_SECONDS.
 Every write deletes the key. Redis is an optimisation here, never a dependency: any Redis
 error is logged and the request carries on against the database.
 """
 
-import json
 import logging
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -29,17 +27,16 @@ class ItemCache:
     def key(item_id: int) -> str:
         return f"item:{item_id}"
 
-    async def get(self, item_id: int) -> dict[str, Any] | None:
+    async def get(self, item_id: int) -> bytes | None:
         try:
-            cached = await self.redis.get(self.key(item_id))
+            return await self.redis.get(self.key(item_id))
         except (RedisError, OSError) as exc:
             logger.warning("Cache read bypassed: %s", exc)
             return None
-        return json.loads(cached) if cached is not None else None
 
-    async def set(self, item_id: int, entry: dict[str, Any]) -> None:
+    async def set(self, item_id: int, entry: bytes) -> None:
         try:
-            await self.redis.set(self.key(item_id), json.dumps(entry), ex=self.ttl_seconds)
+            await self.redis.set(self.key(item_id), entry, ex=self.ttl_seconds)
         except (RedisError, OSError) as exc:
             logger.warning("Cache write skipped: %s", exc)
 

@@ -1,13 +1,11 @@
 """Redis cache-aside for item reads.
 
-Keys are `item:<id>`, holding the serialised item and its ETag for `CACHE_TTL_SECONDS`.
+Keys are `item:<id>`, holding the item's JSON and its ETag for `CACHE_TTL_SECONDS`.
 Every write deletes the key. The cache only ever speeds things up: with no `REDIS_URL`
 it is off, and any Redis error is logged and bypassed, so reads fall back to the database.
 """
 
-import json
 import logging
-from typing import Any
 
 import redis
 from flask import Flask, current_app
@@ -41,25 +39,24 @@ class ItemCache:
     def key(item_id: int) -> str:
         return f"item:{item_id}"
 
-    def get(self, item_id: int) -> dict[str, Any] | None:
+    def get(self, item_id: int) -> bytes | None:
         client = self._client()
         if client is None:
             return None
         try:
-            cached = client.get(self.key(item_id))
+            return client.get(self.key(item_id))
         except redis.RedisError as error:
             logger.warning("Cache read failed, using the database: %s", error)
             return None
-        return None if cached is None else json.loads(cached)
 
-    def set(self, item_id: int, value: dict[str, Any]) -> None:
+    def set(self, item_id: int, value: bytes) -> None:
         client = self._client()
         if client is None:
             return
         try:
             client.set(
                 self.key(item_id),
-                json.dumps(value),
+                value,
                 ex=current_app.config["CACHE_TTL_SECONDS"],
             )
         except redis.RedisError as error:

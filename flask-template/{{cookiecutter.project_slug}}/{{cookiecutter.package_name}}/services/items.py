@@ -43,29 +43,38 @@ def get_item(item_id: int) -> Item | None:
     if item_id > MAX_ITEM_ID:
         return None
     return db.session.get(Item, item_id)
+
+
+def item_json(item: Item) -> bytes:
+    return current_app.json.dumps(serialize_item(item)).encode()
 {%- if cookiecutter.use_celery %}
 
 
-def read_item(item_id: int) -> tuple[dict[str, Any], str] | None:
-    """The serialised item and its ETag, from the cache when possible (cache-aside)."""
+def read_item(item_id: int) -> tuple[bytes, str] | None:
+    """The item's JSON body and ETag, from the cache when possible (cache-aside).
+
+    The cache holds both in one value, the ETag on the first line and the body after it,
+    so a hit goes out as it is, without being parsed and serialised again.
+    """
     cached = item_cache.get(item_id)
     if cached is not None:
-        return cached["item"], cached["etag"]
+        etag, _, body = cached.partition(b"\n")
+        return body, etag.decode()
     item = get_item(item_id)
     if item is None:
         return None
-    data = serialize_item(item)
-    item_cache.set(item_id, {"etag": item.etag, "item": data})
-    return data, item.etag
+    body = item_json(item)
+    item_cache.set(item_id, item.etag.encode() + b"\n" + body)
+    return body, item.etag
 {%- else %}
 
 
-def read_item(item_id: int) -> tuple[dict[str, Any], str] | None:
-    """The serialised item and its ETag."""
+def read_item(item_id: int) -> tuple[bytes, str] | None:
+    """The item's JSON body and ETag."""
     item = get_item(item_id)
     if item is None:
         return None
-    return serialize_item(item), item.etag
+    return item_json(item), item.etag
 {%- endif %}
 
 

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from sqlalchemy.orm.exc import StaleDataError
 
 from {{ cookiecutter.package_name }}.api.deps import ItemServiceDep, JsonBody, SessionFactoryDep
@@ -116,7 +116,7 @@ async def get_item(
     headers = {"ETag": found.etag}
     if if_none_match_hits(if_none_match, found.etag):
         return Response(status_code=304, headers=headers)
-    return JSONResponse(found.data, headers=headers)
+    return Response(found.body, media_type="application/json", headers=headers)
 
 
 @router.put(ITEM_PATH, response_model=ItemRead, dependencies=[JsonBody])
