@@ -83,10 +83,33 @@ def validate(context: dict) -> list[str]:
     return errors
 
 
+def newer_python_warning(version: str, running: tuple[int, int]) -> str | None:
+    """One line, with the fix, when the project's floor is above the Python generating it.
+
+    Not an error: a project may be generated here for a newer Python elsewhere (its
+    container, say), but then it does not install on this machine.
+    """
+    if version not in SUPPORTED_PYTHON_VERSIONS:
+        return None
+    wanted = tuple(int(part) for part in version.split("."))
+    if wanted <= running:
+        return None
+    here = f"{running[0]}.{running[1]}"
+    return (
+        f"python_version {version} is newer than this Python ({here}): the project will "
+        f"require Python >={version} and will not install with python{here}; generate with "
+        f"python_version={here}, or install Python {version} and use it."
+    )
+
+
 def main() -> int:
-    errors = validate(json.loads(CONTEXT_JSON))
+    context = json.loads(CONTEXT_JSON)
+    errors = validate(context)
     for message in errors:
         print(f"ERROR: {message}", file=sys.stderr)
+    warning = newer_python_warning(context.get("python_version", ""), sys.version_info[:2])
+    if warning and not errors:
+        print(f"WARNING: {warning}", file=sys.stderr)
     return 1 if errors else 0
 
 

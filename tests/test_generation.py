@@ -19,7 +19,7 @@ import pytest
 from tests.support import TEMPLATES, generate, require_redis, scratch_database
 
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
-DEFAULT_PYTHON = "3.12"
+DEFAULT_PYTHON = "3.11"
 DATABASES = ("sqlite", "postgresql")
 FEATURES = ("use_websockets", "use_ml", "use_celery", "use_docker")
 UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%|\bcookiecutter\.(?!json\b)\w")

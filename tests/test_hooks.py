@@ -25,7 +25,7 @@ VALID = {
     "project_slug": "my-service",
     "package_name": "my_service",
     "author_email": "you@example.com",
-    "python_version": "3.12",
+    "python_version": "3.11",
     "database": "sqlite",
 }
 
@@ -61,6 +61,22 @@ def test_invalid_answer_is_reported(field, value, fragment):
 def test_every_invalid_answer_is_reported_at_once():
     errors = pre_gen.validate({**VALID, "project_slug": "A B", "package_name": "a-b"})
     assert len(errors) == 2
+
+
+@pytest.mark.parametrize(
+    ("version", "running"),
+    [("3.11", (3, 11)), ("3.11", (3, 13)), ("3.12", (3, 12)), ("3.9", (3, 11))],
+)
+def test_no_warning_when_this_python_can_install_the_project(version, running):
+    assert pre_gen.newer_python_warning(version, running) is None
+
+
+def test_newer_python_version_gets_one_line_with_the_fix():
+    warning = pre_gen.newer_python_warning("3.13", (3, 11))
+    assert "\n" not in warning
+    assert "python_version 3.13 is newer than this Python (3.11)" in warning
+    assert "generate with python_version=3.11" in warning
+    assert "install Python 3.13" in warning
 
 
 def test_all_features_on_removes_nothing():
@@ -114,7 +130,14 @@ def test_next_steps_name_the_worker_only_when_there_are_jobs_to_run():
 
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_cookiecutter_stops_on_invalid_names_with_the_hook_message(template, tmp_path):
-    result = subprocess.run(
+    result = run_cookiecutter(template, tmp_path, "project_name=Bad Name!")
+    assert result.returncode != 0
+    assert "ERROR: project_slug 'bad-name!' is not valid" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def run_cookiecutter(template: str, output_dir: Path, *answers: str):
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -123,14 +146,35 @@ def test_cookiecutter_stops_on_invalid_names_with_the_hook_message(template, tmp
             "--directory",
             f"{template}-template",
             "-o",
-            str(tmp_path),
+            str(output_dir),
             str(REPO_ROOT),
-            "project_name=Bad Name!",
+            *answers,
         ],
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert result.returncode != 0
-    assert "ERROR: project_slug 'bad-name!' is not valid" in result.stderr
-    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_cookiecutter_warns_when_python_version_is_newer_than_this_python(template, tmp_path):
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    newer = [v for v in pre_gen.SUPPORTED_PYTHON_VERSIONS if v > here]
+    if not newer:
+        pytest.skip(f"no supported python_version is newer than {here}")
+    result = run_cookiecutter(template, tmp_path, f"python_version={newer[-1]}")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("WARNING:")]
+    assert warnings == [
+        f"WARNING: {pre_gen.newer_python_warning(newer[-1], sys.version_info[:2])}"
+    ]
+    assert (tmp_path / "my-service" / "pyproject.toml").exists()
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_default_python_version_installs_on_the_oldest_supported_python(template, tmp_path):
+    result = run_cookiecutter(template, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "WARNING" not in result.stderr
+    pyproject = (tmp_path / "my-service" / "pyproject.toml").read_text()
+    assert 'requires-python = ">=3.11"' in pyproject
