@@ -77,14 +77,13 @@ def next_steps(context: dict) -> str:
         "",
         "Next steps:",
         f"  cd {slug}",
-        "  python -m venv .venv && . .venv/bin/activate",
-        '  pip install -e ".[dev]"',
-        "  pytest",
-        "  gunicorn -c gunicorn.conf.py        # http://127.0.0.1:8000/docs",
+        "  uv sync --extra dev                 # or: pip install -e '.[dev]' in a venv",
+        "  uv run pytest",
+        "  uv run gunicorn -c gunicorn.conf.py # http://127.0.0.1:8000/docs",
     ]
     if is_enabled(context.get("use_celery")) and is_enabled(context.get("use_ml")):
         lines.append(
-            f"  celery -A {context['package_name']}.worker worker   # with CELERY_BROKER_URL set"
+            f"  uv run celery -A {context['package_name']}.worker worker   # with CELERY_BROKER_URL"
         )
     return "\n".join(lines)
 

@@ -5,6 +5,7 @@ The generated projects' suites share this test environment (PYTHONPATH points at
 own in a fresh virtual environment.
 """
 
+import hashlib
 import itertools
 import os
 import re
@@ -24,7 +25,7 @@ DATABASES = ("sqlite", "postgresql")
 FEATURES = ("use_websockets", "use_ml", "use_celery", "use_docker")
 UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%|\bcookiecutter\.(?!json\b)\w")
 # The only files that may differ between projects generated for different Python versions.
-PYTHON_VERSION_FILES = {"pyproject.toml", "Dockerfile", "README.md"}
+PYTHON_VERSION_FILES = {"pyproject.toml", "Dockerfile", "README.md", ".github/workflows/ci.yml"}
 GENERATED_SUITE_TIMEOUT = 300
 
 
@@ -134,6 +135,66 @@ def test_python_version_changes_only_metadata(generated):
         }
         assert differing <= PYTHON_VERSION_FILES, (name, differing)
         assert context["python_version"] in (project / "pyproject.toml").read_text(), name
+
+
+def test_every_workflow_is_a_valid_github_workflow(generated):
+    """One check-jsonschema call over every combination's CI workflow."""
+    workflows = [project / ".github" / "workflows" / "ci.yml" for _, project in generated.values()]
+    check = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.github-workflows",
+            *map(str, workflows),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-2000:]
+
+
+def package_fingerprint(project: Path) -> str:
+    """What mypy's verdict depends on: the package's sources and the project's configuration."""
+    digest = hashlib.sha256((project / "pyproject.toml").read_bytes())
+    for path in sorted((project / "my_service").rglob("*.py")):
+        digest.update(path.relative_to(project).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_every_combination_passes_mypy_strict(generated, tmp_path_factory):
+    """`mypy` as each project configures it (strict), for every database and feature set.
+
+    One Python version: the trees differ across versions only in metadata (asserted above).
+    Combinations whose package and configuration are byte for byte the same (use_docker
+    changes neither) are checked once, and all runs share one cache, so that the third-party
+    packages are analysed only once.
+    """
+    cache = tmp_path_factory.mktemp("mypy-cache")
+    verdicts: dict[str, str] = {}
+    failures = []
+    for name, (context, project) in generated.items():
+        if context["python_version"] != DEFAULT_PYTHON:
+            continue
+        settings = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["mypy"]
+        assert settings["strict"] is True and settings["packages"] == ["my_service"], name
+        fingerprint = package_fingerprint(project)
+        if fingerprint in verdicts:
+            continue
+        result = subprocess.run(
+            [sys.executable, "-m", "mypy", "--cache-dir", str(cache)],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        verdicts[fingerprint] = result.stdout
+        if result.returncode != 0 or "Success: no issues found" not in result.stdout:
+            failures.append(f"{name}:\n{result.stdout[-3000:]}{result.stderr[-1000:]}")
+    assert failures == [], "\n".join(failures)
 
 
 def run_generated_suite(

@@ -32,6 +32,7 @@ from {{ cookiecutter.package_name }}.core.realtime import LocalHub, RedisHub
 {%- elif cookiecutter.use_websockets %}
 from {{ cookiecutter.package_name }}.core.realtime import LocalHub
 {%- endif %}
+from {{ cookiecutter.package_name }}.core.tracing import create_tracer_provider, instrument_app, traced, tracing_enabled
 {%- if cookiecutter.use_ml %}
 from {{ cookiecutter.package_name }}.ml.model import load_model
 from {{ cookiecutter.package_name }}.services.jobs import JobRunner
@@ -49,6 +50,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with AsyncExitStack() as stack:
         engine = create_database_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
+        if app.state.tracer_provider is not None:
+            stack.enter_context(traced(engine.sync_engine, app.state.tracer_provider))
         app.state.session_factory = create_session_factory(engine)
 {%- if cookiecutter.use_celery %}
 
@@ -106,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.settings = settings
+    app.state.tracer_provider = None
     register_error_handlers(app)
     app.include_router(api_router)
     # After every WebSocket route and before the mount, which would take any path under
@@ -131,6 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestLoggingMiddleware)
+    if tracing_enabled():
+        instrument_app(app, create_tracer_provider())
     return app
 
 

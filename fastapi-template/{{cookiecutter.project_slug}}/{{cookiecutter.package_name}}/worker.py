@@ -8,9 +8,11 @@ keeps one connection pool for its whole life and no event loop is involved.
 """
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 from {{ cookiecutter.package_name }}.core.config import Settings, get_settings
 from {{ cookiecutter.package_name }}.core.db import get_sync_session_factory
+from {{ cookiecutter.package_name }}.core.tracing import create_tracer_provider, tracing_enabled
 from {{ cookiecutter.package_name }}.services.jobs import run_job
 
 
@@ -35,6 +37,16 @@ def create_celery_app(settings: Settings) -> Celery:
 
 
 celery_app = create_celery_app(get_settings())
+
+
+@worker_process_init.connect(weak=False)
+def trace_worker_process(**_: object) -> None:
+    """With tracing on, each worker process joins its tasks to the traces that queued them."""
+    if tracing_enabled():
+        from opentelemetry.instrumentation.celery import CeleryInstrumentor
+
+        instrumentor = CeleryInstrumentor()  # type: ignore[no-untyped-call]  # unannotated
+        instrumentor.instrument(tracer_provider=create_tracer_provider())
 
 
 @celery_app.task(name="{{ cookiecutter.package_name }}.predict_digits_job")

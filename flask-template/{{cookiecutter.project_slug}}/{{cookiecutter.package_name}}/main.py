@@ -21,16 +21,17 @@ from .core.metrics import init_metrics
 {%- if cookiecutter.use_websockets %}
 from .core.realtime import init_realtime
 {%- endif %}
+from .core.tracing import create_tracer_provider, init_tracing, tracing_enabled
 
 # Exposed headers are the ones a browser client needs to read from our responses.
 cors = CORS(expose_headers=["ETag", "Location", "X-Request-ID"])
 {%- if cookiecutter.use_celery and cookiecutter.use_ml %}
 
 
-def celery_init_app(app: Flask) -> Celery:
+def celery_init_app(app: Flask) -> "Celery[Any]":
     """Flask's Celery pattern: every task runs inside an app context of this app."""
 
-    class FlaskTask(Task):
+    class FlaskTask(Task):  # type: ignore[type-arg]  # not subscriptable at run time
         def __call__(self, *args: object, **kwargs: object) -> object:
             with app.app_context():
                 return self.run(*args, **kwargs)
@@ -51,7 +52,9 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(settings)
     app.config.from_mapping(flask_config(settings))
-    app.json.sort_keys = False  # keep fields in the order the schemas declare them
+    # Keep fields in the order the schemas declare them. `sort_keys` belongs to Flask's default
+    # provider, which is what app.json is; its declared type is the base class.
+    app.json.sort_keys = False  # type: ignore[attr-defined]
 
     init_request_logging(app)  # first: everything after it logs with the request id
     init_metrics(app)
@@ -69,4 +72,6 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 {%- endif %}
     if app.config["CORS_ORIGINS"]:
         cors.init_app(app, origins=app.config["CORS_ORIGINS"])
+    if tracing_enabled():
+        init_tracing(app, create_tracer_provider())
     return app

@@ -5,7 +5,7 @@ plain `def` dependency in the thread pool, a thread hop per dependency per reque
 """
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,11 +30,11 @@ from {{ cookiecutter.package_name }}.services.predictions import MicroBatcher
 
 
 async def get_app_settings(connection: HTTPConnection) -> Settings:
-    return connection.app.state.settings
+    return cast(Settings, connection.app.state.settings)
 
 
 async def get_session_factory(connection: HTTPConnection) -> async_sessionmaker[AsyncSession]:
-    return connection.app.state.session_factory
+    return cast(async_sessionmaker[AsyncSession], connection.app.state.session_factory)
 
 
 async def get_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]:
@@ -49,7 +49,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def get_hub(connection: HTTPConnection) -> LocalHub:
-    return connection.app.state.hub
+    return cast(LocalHub, connection.app.state.hub)
 
 
 HubDep = Annotated[LocalHub, Depends(get_hub)]
@@ -58,7 +58,7 @@ HubDep = Annotated[LocalHub, Depends(get_hub)]
 
 
 async def get_item_cache(connection: HTTPConnection) -> ItemCache | None:
-    return connection.app.state.item_cache
+    return cast(ItemCache | None, connection.app.state.item_cache)
 
 
 ItemCacheDep = Annotated[ItemCache | None, Depends(get_item_cache)]
@@ -90,15 +90,15 @@ ItemServiceDep = Annotated[ItemService, Depends(get_item_service)]
 
 
 async def get_model(connection: HTTPConnection) -> DigitsModel:
-    return connection.app.state.model
+    return cast(DigitsModel, connection.app.state.model)
 
 
 async def get_batcher(connection: HTTPConnection) -> MicroBatcher | None:
-    return connection.app.state.batcher
+    return cast(MicroBatcher | None, connection.app.state.batcher)
 
 
 async def get_job_runner(connection: HTTPConnection) -> JobRunner:
-    return connection.app.state.job_runner
+    return cast(JobRunner, connection.app.state.job_runner)
 
 
 ModelDep = Annotated[DigitsModel, Depends(get_model)]

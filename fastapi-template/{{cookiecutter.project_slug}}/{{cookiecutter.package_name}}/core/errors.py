@@ -134,8 +134,13 @@ async def database_error_handler(request: Request, exc: Exception) -> JSONRespon
 
 
 def register_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(HTTPException, http_exception_handler)
-    app.add_exception_handler(RequestValidationError, validation_exception_handler)
+    # Starlette types every handler as taking any Exception; each one here is registered for
+    # exactly the class it is annotated with, which is the one it will receive.
+    app.add_exception_handler(HTTPException, http_exception_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(
+        RequestValidationError,
+        validation_exception_handler,  # type: ignore[arg-type]
+    )
     app.add_exception_handler(DBAPIError, database_error_handler)
     # Redis and the job queue catch their own errors, so an OSError that gets this far
     # comes from the database driver.

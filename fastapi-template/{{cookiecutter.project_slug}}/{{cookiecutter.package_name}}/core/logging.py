@@ -18,6 +18,8 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 REQUEST_ID_HEADER = b"x-request-id"
 VALID_REQUEST_ID = re.compile(r"[\x20-\x7e]{1,128}")
 ACCESS_FIELDS = ("method", "path", "status", "duration_ms")
+# Set by core/tracing.py on lines logged inside a trace, when tracing is on.
+TRACE_FIELDS = ("trace_id", "span_id")
 
 access_logger = logging.getLogger("{{ cookiecutter.package_name }}.access")
 error_logger = logging.getLogger("{{ cookiecutter.package_name }}.errors")
@@ -32,7 +34,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": request_id_var.get(),
         }
-        for field in ACCESS_FIELDS:
+        for field in (*ACCESS_FIELDS, *TRACE_FIELDS):
             if hasattr(record, field):
                 line[field] = getattr(record, field)
         if record.exc_info:
@@ -56,7 +58,7 @@ def configure_logging(level: str) -> None:
 def incoming_request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == REQUEST_ID_HEADER:
-            candidate = value.decode("latin-1")
+            candidate: str = value.decode("latin-1")
             if VALID_REQUEST_ID.fullmatch(candidate):
                 return candidate
             break

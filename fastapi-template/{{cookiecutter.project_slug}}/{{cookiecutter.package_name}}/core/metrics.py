@@ -49,7 +49,7 @@ def route_template(scope: Scope) -> str:
 def render_metrics() -> tuple[bytes, str]:
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated upstream
     else:
         registry = REGISTRY
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -98,7 +98,7 @@ class ItemService:
         self.hub = hub
 {%- endif %}
 
-    def _filtered(self, query: Select, q: str | None, tag: str | None) -> Select:
+    def _filtered(self, query: Select[Any], q: str | None, tag: str | None) -> Select[Any]:
         if q:
             query = query.where(Item.name.ilike(f"%{escape_like(q)}%", escape="\\"))
         if tag:

@@ -77,7 +77,7 @@ def run_job(session_factory: sessionmaker[Session], job_id: str) -> str:
         return job.status
 
 
-def _log_crash(future: Future) -> None:
+def _log_crash(future: Future[str]) -> None:
     if (exc := future.exception()) is not None:
         logger.error("Job runner crashed", exc_info=exc)
 

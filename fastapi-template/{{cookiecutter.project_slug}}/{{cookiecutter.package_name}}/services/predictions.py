@@ -10,6 +10,7 @@ throughput rises for the price of that short wait. Results are identical either 
 import asyncio
 import logging
 from contextlib import suppress
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
@@ -18,7 +19,9 @@ from {{ cookiecutter.package_name }}.ml.model import DigitsModel
 logger = logging.getLogger(__name__)
 
 Rows = list[list[float]]
-Predictions = list[dict]
+Predictions = list[dict[str, Any]]
+# One caller's rows, and the future its predictions are delivered through.
+BatchRequest = tuple[Rows, asyncio.Future[Predictions]]
 
 
 async def predict(model: DigitsModel, rows: Rows) -> Predictions:
@@ -31,7 +34,7 @@ class MicroBatcher:
         self.model = model
         self.max_rows = max_rows
         self.wait_seconds = wait_ms / 1000
-        self._queue: asyncio.Queue[tuple[Rows, asyncio.Future[Predictions]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[BatchRequest] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -49,13 +52,15 @@ class MicroBatcher:
         return await future
 
     async def _run(self) -> None:
-        pending = None  # a request that did not fit in the previous batch
+        pending: BatchRequest | None = None  # a request that did not fit in the previous batch
         while True:
             first = pending or await self._queue.get()
             batch, pending = await self._collect(first)
             await self._predict_batch(batch)
 
-    async def _collect(self, first):
+    async def _collect(
+        self, first: BatchRequest
+    ) -> tuple[list[BatchRequest], BatchRequest | None]:
         """Requests for one batch, and the request that would have overfilled it, if any."""
         batch = [first]
         size = len(first[0])
@@ -74,7 +79,7 @@ class MicroBatcher:
             size += len(request[0])
         return batch, None
 
-    async def _predict_batch(self, batch) -> None:
+    async def _predict_batch(self, batch: list[BatchRequest]) -> None:
         rows = [row for request_rows, _ in batch for row in request_rows]
         try:
             predictions = await predict(self.model, rows)

@@ -33,7 +33,8 @@ class ItemCache:
 
     @staticmethod
     def _client() -> redis.Redis | None:
-        return current_app.extensions["item_cache"]
+        client: redis.Redis | None = current_app.extensions["item_cache"]
+        return client
 
     @staticmethod
     def key(item_id: int) -> str:

@@ -24,7 +24,9 @@ def _as_list(value: str) -> list[str]:
 def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read every setting, with its default. Real environment variables beat `.env`."""
     if environ is None:
-        environ = {**dotenv_values(".env"), **os.environ}
+        environ = {
+            key: value for key, value in dotenv_values(".env").items() if value is not None
+        } | dict(os.environ)
     env = {key: value for key, value in environ.items() if value is not None}
     return {
         "DATABASE_URL": env.get("DATABASE_URL", "sqlite:///./app.db"),

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from flask_migrate import Migrate, upgrade
@@ -20,6 +21,12 @@ class Base(DeclarativeBase):
 
 # Objects stay readable after commit, so a write does not need a second SELECT to answer.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+if TYPE_CHECKING:
+    # db.Model is made from Base when the extension is created; what a type checker can
+    # know of it is Base's, so models subclass this name rather than the attribute.
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate(directory=str(MIGRATIONS_DIR))
 
 # JSON columns are JSONB on PostgreSQL (binary, indexable, with containment queries).
@@ -30,7 +37,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _set_sqlite_pragmas(dbapi_connection, connection_record) -> None:
+def _set_sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers work while one writer commits; the busy timeout makes a writer
     # wait for the lock instead of failing at once when several workers write.

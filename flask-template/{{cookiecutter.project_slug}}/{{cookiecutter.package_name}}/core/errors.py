@@ -8,7 +8,7 @@ handler so aborts, routing errors and webargs' validation errors all come out as
 import logging
 from collections.abc import Iterator
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, current_app, request
 from flask_smorest import Api
@@ -64,7 +64,8 @@ def problem(status: int, detail: str, headers: Any = None, **extra: Any) -> Resp
         "instance": request.path,
         **extra,
     }
-    response = current_app.json.response(body)
+    # The JSON provider builds app.response_class, a flask.Response; it is typed as werkzeug's.
+    response = cast(Response, current_app.json.response(body))
     response.status_code = status
     response.mimetype = PROBLEM_CONTENT_TYPE
     if headers:
@@ -97,13 +98,14 @@ def validation_errors(messages: dict[str, Any]) -> list[dict[str, Any]]:
 def _detail(error: HTTPException) -> str:
     data = getattr(error, "data", None) or {}
     if "message" in data:
-        return data["message"]
+        return str(data["message"])
     if error.code == 413:
         return f"Request body exceeds {request.max_content_length} bytes"
     # werkzeug's own description is generic; one given to abort() is meant for the client.
-    if error.description != type(error).description:
+    if error.description is not None and error.description != type(error).description:
         return error.description
-    return DEFAULT_DETAILS.get(error.code) or problem_title(error.code)
+    status = error.code or 500
+    return DEFAULT_DETAILS.get(status) or problem_title(status)
 
 
 class ValidationErrorSchema(Schema):
@@ -123,7 +125,7 @@ class ProblemSchema(Schema):
     errors = fields.List(fields.Nested(ValidationErrorSchema))
 
 
-class ProblemApi(Api):
+class ProblemApi(Api):  # type: ignore[misc]  # flask-smorest publishes no types
     """flask-smorest's Api, answering errors with problem+json instead of its own format."""
 
     ERROR_SCHEMA = ProblemSchema

@@ -6,11 +6,14 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import TextIO
 
 from flask import Flask, Response, g, has_app_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 ACCESS_FIELDS = ("method", "path", "status", "duration_ms")
+# Set by core/tracing.py on lines logged inside a trace, when tracing is on.
+TRACE_FIELDS = ("trace_id", "span_id")
 
 access_logger = logging.getLogger(__name__.rsplit(".", 2)[0] + ".access")
 
@@ -30,7 +33,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", None) or current_request_id(),
         }
-        for field in ACCESS_FIELDS:
+        for field in (*ACCESS_FIELDS, *TRACE_FIELDS):
             if hasattr(record, field):
                 entry[field] = getattr(record, field)
         if record.exc_info:
@@ -38,15 +41,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-class StderrHandler(logging.StreamHandler):
+class StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever `sys.stderr` is at the time (test runners swap it)."""
 
     @property
-    def stream(self):
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, value) -> None:
+    def stream(self, value: TextIO) -> None:
         pass
 
 

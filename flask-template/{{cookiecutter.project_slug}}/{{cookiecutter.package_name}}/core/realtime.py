@@ -16,6 +16,7 @@ import os
 import threading
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
 {% if cookiecutter.use_celery -%}
 import redis
@@ -54,7 +55,7 @@ class LocalHub:
         with self._lock:
             return len(self._rooms.get(room, ()))
 
-    def publish(self, room: str, message: dict) -> None:
+    def publish(self, room: str, message: dict[str, Any]) -> None:
         self.deliver(room, json.dumps(message))
 
     def deliver(self, room: str, text: str) -> None:
@@ -83,7 +84,7 @@ class RedisHub(LocalHub):
         self._listening = threading.Event()
         self._stopping = threading.Event()
 
-    def publish(self, room: str, message: dict) -> None:
+    def publish(self, room: str, message: dict[str, Any]) -> None:
         try:
             self._client.publish(CHANNEL_PREFIX + room, json.dumps(message))
         except redis.RedisError as error:
@@ -118,7 +119,7 @@ class RedisHub(LocalHub):
         # Its own connection, with no read timeout: it waits for messages, and pings
         # Redis every 30 seconds to notice a dead connection.
         client = redis.Redis.from_url(self._url, health_check_interval=30)
-        with client.pubsub() as pubsub:
+        with client.pubsub() as pubsub:  # type: ignore[no-untyped-call]  # unannotated upstream
             pubsub.psubscribe(CHANNEL_PREFIX + "*")
             while not self._stopping.is_set():
                 message = pubsub.get_message(timeout=1.0)
@@ -149,4 +150,5 @@ def init_realtime(app: Flask) -> None:
 
 
 def current_hub() -> LocalHub:
-    return current_app.extensions["realtime"]
+    hub: LocalHub = current_app.extensions["realtime"]
+    return hub

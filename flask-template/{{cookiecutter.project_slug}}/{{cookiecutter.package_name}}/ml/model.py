@@ -3,6 +3,7 @@
 import json
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime
@@ -33,7 +34,7 @@ class DigitsModel:
         )
         self._input_name = self._session.get_inputs()[0].name
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "version": self.version,
@@ -42,7 +43,7 @@ class DigitsModel:
             "metrics": {"accuracy": self.accuracy},
         }
 
-    def predict(self, rows: list[list[float]]) -> list[dict]:
+    def predict(self, rows: list[list[float]]) -> list[dict[str, Any]]:
         """Classify validated rows (each 64 numbers in 0-16), one result per row, in order."""
         batch = np.asarray(rows, dtype=np.float32).reshape(-1, INPUT_SIZE)
         labels, probabilities = self._session.run(

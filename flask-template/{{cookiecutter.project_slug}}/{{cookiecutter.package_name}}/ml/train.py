@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from skl2onnx import to_onnx
@@ -27,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 N_FEATURES = 64
 
 
-def train(seed: int = 0, test_size: float = 0.25):
+def train(seed: int = 0, test_size: float = 0.25) -> tuple[Any, float]:
     digits = load_digits()
     features = digits.data.astype(np.float32)
     x_train, x_test, y_train, y_test = train_test_split(
@@ -39,7 +40,7 @@ def train(seed: int = 0, test_size: float = 0.25):
     return classifier, accuracy
 
 
-def export(classifier, accuracy: float, out_dir: Path = HERE) -> dict:
+def export(classifier: Any, accuracy: float, out_dir: Path = HERE) -> dict[str, Any]:
     onnx_model = to_onnx(
         classifier,
         np.zeros((1, N_FEATURES), dtype=np.float32),

@@ -4,10 +4,10 @@ from typing import Any
 from sqlalchemy import DateTime, Float, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..core.db import JsonColumn, db, utcnow
+from ..core.db import JsonColumn, Model, utcnow
 
 
-class Item(db.Model):
+class Item(Model):
     __tablename__ = "items"
 
     id: Mapped[int] = mapped_column(primary_key=True)

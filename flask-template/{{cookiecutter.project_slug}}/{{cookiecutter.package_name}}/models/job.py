@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import DateTime, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..core.db import JsonColumn, db, utcnow
+from ..core.db import JsonColumn, Model, utcnow
 
 PENDING = "PENDING"
 STARTED = "STARTED"
@@ -26,7 +26,7 @@ def is_job_id(value: str) -> bool:
     return JOB_ID.fullmatch(value) is not None
 
 
-class Job(db.Model):
+class Job(Model):
     """A prediction job; the row is the job's state, shared by every process."""
 
     __tablename__ = "jobs"

@@ -10,7 +10,7 @@ MAX_PREDICT_ROWS = 256
 NUMBER_TYPES = {int, float}  # exact types: JSON true and false are not pixels
 
 
-class PixelRows(fields.List):
+class PixelRows(fields.List[Any]):
     """Rows of exactly 64 numbers from 0 to 16.
 
     Documented as the nested lists it is, but checked a row at a time with builtins: a
@@ -23,7 +23,9 @@ class PixelRows(fields.List):
         row = fields.List(pixel, validate=Length(equal=INPUT_SIZE))
         super().__init__(row, validate=Length(min=1, max=max_rows), **kwargs)
 
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[list[float]]:
+    def _deserialize(  # type: ignore[override]  # marshmallow types items as optional
+        self, value: Any, attr: Any, data: Any, **kwargs: Any
+    ) -> list[list[float]]:
         if not isinstance(value, list):
             raise ValidationError("Not a valid list.")
         errors: dict[int, Any] = {}
@@ -61,7 +63,7 @@ class PixelRows(fields.List):
         return None
 
 
-class ModelOutput(fields.List):
+class ModelOutput(fields.List[Any]):
     """A list the model produced: documented element by element, returned as it is."""
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:

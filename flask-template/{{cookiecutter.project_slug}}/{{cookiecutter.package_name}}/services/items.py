@@ -36,7 +36,8 @@ class StaleItemError(Exception):
 
 
 def serialize_item(item: Item) -> dict[str, Any]:
-    return item_schema.dump(item)
+    data: dict[str, Any] = item_schema.dump(item)
+    return data
 
 
 def get_item(item_id: int) -> Item | None:
@@ -93,7 +94,7 @@ def list_items(
     limit: int, offset: int, q: str | None = None, tag: str | None = None
 ) -> tuple[list[Item], int]:
     """One page of items in id order, and how many match in all."""
-    filters = []
+    filters: list[ColumnElement[bool]] = []
     if q:
         filters.append(Item.name.ilike(f"%{_escape_like(q)}%", escape="\\"))
     if tag is not None:

@@ -93,4 +93,6 @@ def dispatch_job(job_id: str) -> None:
         run_prediction_job.apply_async((job_id,), task_id=job_id)
         return
 {%- endif %}
-    _local_executor().submit(_run_in_app, current_app._get_current_object(), job_id)
+    # The app itself, not the context-bound proxy Flask types it as, for the other thread.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    _local_executor().submit(_run_in_app, app, job_id)

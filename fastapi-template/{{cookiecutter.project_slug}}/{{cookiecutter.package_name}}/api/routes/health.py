@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from fastapi import APIRouter, Response
@@ -30,7 +31,7 @@ class Readiness(BaseModel):
 
 
 @router.get("/health", response_model=Health)
-async def health() -> dict:
+async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
@@ -53,7 +54,9 @@ async def check_model(request: Request) -> CheckResult:
     return "ok" if getattr(request.app.state, "model", None) is not None else "disabled"
 
 
-async def run_check(name: str, check, request: Request) -> CheckResult:
+async def run_check(
+    name: str, check: Callable[[Request], Awaitable[CheckResult]], request: Request
+) -> CheckResult:
     try:
         return await asyncio.wait_for(check(request), CHECK_TIMEOUT_SECONDS)
     except Exception as exc:  # any failure at all means "not ready"

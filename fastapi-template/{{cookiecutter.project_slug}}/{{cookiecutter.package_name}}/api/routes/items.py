@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
@@ -89,7 +89,7 @@ async def list_items(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     q: Annotated[Text | None, Query(description="Case-insensitive substring of the name")] = None,
     tag: Annotated[Text | None, Query(description="Only items with this tag")] = None,
-) -> dict:
+) -> dict[str, Any]:
     found, total = await items.list(limit=limit, offset=offset, q=q, tag=tag)
     return {"items": found, "total": total, "limit": limit, "offset": offset}
 

@@ -1,5 +1,7 @@
 """The handwritten-digits model: description and synchronous predictions."""
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from {{ cookiecutter.package_name }}.api.deps import BatcherDep, JsonBody, ModelDep
@@ -10,17 +12,19 @@ router = APIRouter(prefix="/api/v1/models", tags=["ml"])
 
 
 @router.get("", response_model=ModelList)
-async def list_models(model: ModelDep) -> dict:
+async def list_models(model: ModelDep) -> dict[str, Any]:
     return {"models": [model.describe()]}
 
 
 @router.get("/digits", response_model=ModelInfo)
-async def describe_digits(model: ModelDep) -> dict:
+async def describe_digits(model: ModelDep) -> dict[str, Any]:
     return model.describe()
 
 
 @router.post("/digits/predict", response_model=PredictResponse, dependencies=[JsonBody])
-async def predict_digits(body: PredictRequest, model: ModelDep, batcher: BatcherDep) -> dict:
+async def predict_digits(
+    body: PredictRequest, model: ModelDep, batcher: BatcherDep
+) -> dict[str, Any]:
     if batcher is not None:
         predictions = await batcher.predict(body.inputs)
     else:

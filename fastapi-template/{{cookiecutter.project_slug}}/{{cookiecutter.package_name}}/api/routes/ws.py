@@ -80,6 +80,8 @@ async def room(websocket: WebSocket, room: str, hub: HubDep) -> None:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
                     return
+                data: object
+                error: str | None
                 if message.get("text") is None:
                     data, error = None, NOT_TEXT
                 else:

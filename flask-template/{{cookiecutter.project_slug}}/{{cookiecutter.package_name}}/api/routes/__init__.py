@@ -1,6 +1,7 @@
 """The Blueprint every route module uses: flask-smorest's, with a stricter JSON body parser."""
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import flask_smorest
 from flask import Request
@@ -10,6 +11,9 @@ from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 MALFORMED_JSON = "Malformed JSON body"
+
+# flask-smorest's abort() always raises, but the package publishes no types: say so here.
+smorest_abort: Callable[..., NoReturn] = flask_smorest.abort
 
 
 def read_body(req: Request) -> bytes:
@@ -46,9 +50,11 @@ class JsonBodyParser(FlaskParser):
         except RecursionError:  # nested deeper than the JSON decoder will go
             abort(400, message=MALFORMED_JSON)
 
-    def _handle_invalid_json_error(self, error: Exception, req: Request, *args, **kwargs):
+    def _handle_invalid_json_error(
+        self, error: Exception, req: Request, *args: Any, **kwargs: Any
+    ) -> NoReturn:
         abort(400, message=MALFORMED_JSON)
 
 
-class Blueprint(flask_smorest.Blueprint):
+class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]  # flask-smorest has no types
     ARGUMENTS_PARSER = JsonBodyParser()

@@ -1,9 +1,12 @@
 """/health (the process is alive), /ready (its dependencies answer) and /metrics."""
 
 import logging
+from typing import Any
 
 {% if cookiecutter.use_celery -%}
-from flask import current_app
+from flask import Response, current_app
+{% else -%}
+from flask import Response
 {% endif -%}
 from flask.views import MethodView
 from sqlalchemy import text
@@ -62,14 +65,14 @@ def run_checks() -> dict[str, str]:
 
 @blp.route("/health")
 class Health(MethodView):
-    def get(self):
+    def get(self) -> dict[str, str]:
         """Liveness: 200 while the process can answer."""
         return {"status": "ok"}
 
 
 @blp.route("/ready")
 class Ready(MethodView):
-    def get(self):
+    def get(self) -> tuple[dict[str, Any], int]:
         """Readiness: 200 when the database (and Redis, and the model) answer, else 503."""
         checks = run_checks()
         failed = "fail" in checks.values()
@@ -78,6 +81,6 @@ class Ready(MethodView):
 
 @blp.route("/metrics")
 class Metrics(MethodView):
-    def get(self):
+    def get(self) -> Response:
         """Prometheus text format, summed over every worker process."""
         return render_metrics()

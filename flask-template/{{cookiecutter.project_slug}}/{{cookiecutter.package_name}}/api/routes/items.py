@@ -1,15 +1,15 @@
 """/api/v1/items: CRUD, search, conditional requests (ETag) and NDJSON export."""
 
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import Response, request, stream_with_context, url_for
 from flask.views import MethodView
-from flask_smorest import abort
 
 from ...models import Item
 from ...schemas.item import ItemPageSchema, ItemPatchSchema, ItemQuerySchema, ItemSchema
 from ...services import items as service
 from . import Blueprint
+from . import smorest_abort as abort
 
 blp = Blueprint(
     "items", __name__, url_prefix="/api/v1/items", description="Items: CRUD, search, export"
@@ -18,7 +18,7 @@ blp = Blueprint(
 STALE_ETAG = "The item has changed: If-Match does not match the current ETag"
 
 
-def not_found(item_id: int) -> None:
+def not_found(item_id: int) -> NoReturn:
     abort(404, message=f"Item {item_id} not found")
 
 
@@ -44,14 +44,14 @@ def saved(item: Item, changes: dict[str, Any]) -> tuple[Item, dict[str, str]]:
 class Items(MethodView):
     @blp.arguments(ItemQuerySchema, location="query")
     @blp.response(200, ItemPageSchema)
-    def get(self, args: dict[str, Any]):
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List items in id order; `q` matches names, `tag` has that tag."""
         items, total = service.list_items(**args)
         return {"items": items, "total": total, "limit": args["limit"], "offset": args["offset"]}
 
     @blp.arguments(ItemSchema)
     @blp.response(201, ItemSchema)
-    def post(self, data: dict[str, Any]):
+    def post(self, data: dict[str, Any]) -> tuple[Item, dict[str, str]]:
         """Create an item."""
         item = service.create_item(data)
         location = url_for("items.ItemById", item_id=item.id)
@@ -62,7 +62,7 @@ class Items(MethodView):
 class ItemById(MethodView):
     @blp.response(200, ItemSchema)
     @blp.alt_response(304, description="Not Modified: If-None-Match has the current ETag")
-    def get(self, item_id: int):
+    def get(self, item_id: int) -> Response:
         """Get an item, with its ETag; If-None-Match with that ETag gives 304."""
         found = service.read_item(item_id)
         if found is None:
@@ -77,18 +77,18 @@ class ItemById(MethodView):
 
     @blp.arguments(ItemSchema)
     @blp.response(200, ItemSchema)
-    def put(self, data: dict[str, Any], item_id: int):
+    def put(self, data: dict[str, Any], item_id: int) -> tuple[Item, dict[str, str]]:
         """Replace an item (If-Match is honoured)."""
         return saved(item_for_write(item_id), data)
 
     @blp.arguments(ItemPatchSchema(partial=True))
     @blp.response(200, ItemSchema)
-    def patch(self, changes: dict[str, Any], item_id: int):
+    def patch(self, changes: dict[str, Any], item_id: int) -> tuple[Item, dict[str, str]]:
         """Change the given fields of an item (If-Match is honoured)."""
         return saved(item_for_write(item_id), changes)
 
     @blp.response(204)
-    def delete(self, item_id: int):
+    def delete(self, item_id: int) -> None:
         """Delete an item (If-Match is honoured)."""
         try:
             service.delete_item(item_for_write(item_id))
@@ -106,7 +106,7 @@ class ItemExport(MethodView):
             }
         }
     )
-    def get(self):
+    def get(self) -> Response:
         """Stream every item as NDJSON."""
         lines = stream_with_context(service.export_lines())
         return Response(lines, mimetype="application/x-ndjson")

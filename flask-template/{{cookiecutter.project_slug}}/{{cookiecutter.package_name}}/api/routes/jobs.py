@@ -4,11 +4,12 @@ from typing import Any
 
 from flask import current_app, request, url_for
 from flask.views import MethodView
-from flask_smorest import abort
 
+from ...models import Job
 from ...schemas.job import JobSchema, PredictionJobRequestSchema
 from ...services import jobs as service
 from . import Blueprint
+from . import smorest_abort as abort
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Background jobs")
 
@@ -25,7 +26,7 @@ def allow_larger_bodies() -> None:
 class PredictionJobs(MethodView):
     @blp.arguments(PredictionJobRequestSchema)
     @blp.response(202, JobSchema)
-    def post(self, body: dict[str, Any]):
+    def post(self, body: dict[str, Any]) -> tuple[Job, dict[str, str]]:
         """Queue a prediction over up to 10,000 rows; poll the job's URL for the result."""
         job = service.create_job(body["inputs"])
         service.dispatch_job(job.id)
@@ -35,7 +36,7 @@ class PredictionJobs(MethodView):
 @blp.route("/<job_id>")
 class JobById(MethodView):
     @blp.response(200, JobSchema)
-    def get(self, job_id: str):
+    def get(self, job_id: str) -> Job:
         """A job's status, and its result once it has one."""
         job = service.get_job(job_id)
         if job is None:

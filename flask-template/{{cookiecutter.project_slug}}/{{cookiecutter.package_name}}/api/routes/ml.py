@@ -19,7 +19,7 @@ blp = Blueprint("models", __name__, url_prefix="/api/v1/models", description="ML
 @blp.route("")
 class Models(MethodView):
     @blp.response(200, ModelListSchema)
-    def get(self):
+    def get(self) -> dict[str, Any]:
         """List the models."""
         return {"models": [load_model().describe()]}
 
@@ -27,7 +27,7 @@ class Models(MethodView):
 @blp.route("/digits")
 class DigitsModel(MethodView):
     @blp.response(200, ModelSchema)
-    def get(self):
+    def get(self) -> dict[str, Any]:
         """Describe the handwritten-digits classifier."""
         return load_model().describe()
 
@@ -36,7 +36,7 @@ class DigitsModel(MethodView):
 class DigitsPrediction(MethodView):
     @blp.arguments(PredictRequestSchema)
     @blp.response(200, PredictResponseSchema)
-    def post(self, body: dict[str, Any]):
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Classify 1 to 256 images of 64 pixels (0-16), one prediction per row, in order."""
         model = load_model()
         return {

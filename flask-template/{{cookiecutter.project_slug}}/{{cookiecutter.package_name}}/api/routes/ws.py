@@ -107,7 +107,7 @@ def parse_room_message(raw: str | bytes) -> tuple[Any, str | None]:
 
 @sock.route("/ws/echo")
 @closed_on_shutdown
-def echo(ws) -> None:
+def echo(ws: Server) -> None:
     """Send every message back unchanged."""
     while True:
         ws.send(ws.receive())
@@ -115,7 +115,7 @@ def echo(ws) -> None:
 
 @sock.route("/ws/rooms/<room_name:room>")
 @closed_on_shutdown
-def room(ws, room: str) -> None:
+def room(ws: Server, room: str) -> None:
     """Relay each message to everyone in the room, the sender included."""
     hub = current_hub()
     # The hub delivers from other threads; one send at a time on this connection.

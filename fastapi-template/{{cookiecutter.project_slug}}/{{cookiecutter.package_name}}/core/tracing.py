@@ -1,0 +1,106 @@
+"""OpenTelemetry tracing, switched on by OTEL_EXPORTER_OTLP_ENDPOINT.
+
+Unset (the default), nothing of OpenTelemetry is imported and no middleware, hook or log
+filter is installed: tracing costs nothing. Set, each request is one trace: FastAPI's
+server span with the SQLAlchemy{% if cookiecutter.use_celery %} and Redis{% endif %} spans of its work underneath{% if cookiecutter.use_celery and cookiecutter.use_ml %}, and a
+queued job's Celery spans joined to it{% endif %}, exported over OTLP/HTTP. The standard OTEL_*
+variables (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_HEADERS, ...) configure the exporter, and
+every log line written inside a trace carries its `trace_id` and `span_id`.
+"""
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+SERVICE_NAME = "{{ cookiecutter.project_slug }}"
+
+
+def tracing_enabled() -> bool:
+    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+
+
+def create_tracer_provider(processor: "SpanProcessor | None" = None) -> "TracerProvider":
+    """A provider exporting over OTLP/HTTP in batches, or through `processor` (tests)."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    if processor is None:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        processor = BatchSpanProcessor(OTLPSpanExporter())
+    # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, when set, win over this default.
+    provider = TracerProvider(resource=Resource.create({"service.name": SERVICE_NAME}))
+    provider.add_span_processor(processor)
+    return provider
+
+
+class TraceContextFilter(logging.Filter):
+    """Adds the current trace and span ids to every record logged inside a span."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from opentelemetry import trace
+
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            record.trace_id = format(context.trace_id, "032x")
+            record.span_id = format(context.span_id, "016x")
+        return True
+
+
+def instrument_app(app: FastAPI, provider: "TracerProvider") -> None:
+    """Trace every request; the lifespan adds the rest once the engine exists."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    app.state.tracer_provider = provider
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
+
+
+@contextmanager
+def traced(engine: Engine, provider: "TracerProvider") -> Iterator[None]:
+    """Instrument the engine{% if cookiecutter.use_celery %}, Redis{% endif %}{% if cookiecutter.use_celery and cookiecutter.use_ml %}, Celery{% endif %} and the log lines for one app's lifetime."""
+{%- if cookiecutter.use_celery and cookiecutter.use_ml %}
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+{%- endif %}
+{%- if cookiecutter.use_celery %}
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+{%- endif %}
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    sqlalchemy = SQLAlchemyInstrumentor()
+    # It declares SQLAlchemy < 2.1 but uses only SQLAlchemy's stable event API;
+    # tests/test_tracing.py shows its spans on the SQLAlchemy this project installs.
+    sqlalchemy.instrument(tracer_provider=provider, engine=engine, skip_dep_check=True)
+{%- if cookiecutter.use_celery %}
+    redis = RedisInstrumentor()
+    redis.instrument(tracer_provider=provider)
+{%- endif %}
+{%- if cookiecutter.use_celery and cookiecutter.use_ml %}
+    celery = CeleryInstrumentor()  # type: ignore[no-untyped-call]  # unannotated upstream
+    celery.instrument(tracer_provider=provider)
+{%- endif %}
+    log_filter = TraceContextFilter()
+    handlers = logging.getLogger().handlers
+    for handler in handlers:
+        handler.addFilter(log_filter)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(log_filter)
+        sqlalchemy.uninstrument()
+{%- if cookiecutter.use_celery %}
+        redis.uninstrument()
+{%- endif %}
+{%- if cookiecutter.use_celery and cookiecutter.use_ml %}
+        celery.uninstrument()
+{%- endif %}
+        provider.force_flush()
