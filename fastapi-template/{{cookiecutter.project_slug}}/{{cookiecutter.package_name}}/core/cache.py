@@ -6,6 +6,7 @@ error is logged and the request carries on against the database.
 """
 
 import logging
+from typing import cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -29,7 +30,8 @@ class ItemCache:
 
     async def get(self, item_id: int) -> bytes | None:
         try:
-            return await self.redis.get(self.key(item_id))
+            # decode_responses is off, so Redis answers bytes (or None for a miss).
+            return cast(bytes | None, await self.redis.get(self.key(item_id)))
         except (RedisError, OSError) as exc:
             logger.warning("Cache read bypassed: %s", exc)
             return None

@@ -1,11 +1,11 @@
 """OpenTelemetry tracing, switched on by OTEL_EXPORTER_OTLP_ENDPOINT.
 
-Unset (the default), nothing of OpenTelemetry is imported and no middleware, hook or log
-filter is installed: tracing costs nothing. Set, each request is one trace: FastAPI's
-server span with the SQLAlchemy{% if cookiecutter.use_celery %} and Redis{% endif %} spans of its work underneath{% if cookiecutter.use_celery and cookiecutter.use_ml %}, and a
-queued job's Celery spans joined to it{% endif %}, exported over OTLP/HTTP. The standard OTEL_*
-variables (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_HEADERS, ...) configure the exporter, and
-every log line written inside a trace carries its `trace_id` and `span_id`.
+Unset (the default), no instrumentation is imported and no middleware, hook or log filter
+is installed: tracing costs nothing. Set, each request is one trace: the framework's server
+span, with the spans of the database{% if cookiecutter.use_celery %}, Redis{% endif %}{% if cookiecutter.use_celery and cookiecutter.use_ml %} and Celery{% endif %} work done for it underneath,
+exported over OTLP/HTTP. The standard OTEL_* variables (OTEL_SERVICE_NAME,
+OTEL_EXPORTER_OTLP_HEADERS, ...) configure the exporter, and every log line written inside
+a trace carries its `trace_id` and `span_id`.
 """
 
 import logging

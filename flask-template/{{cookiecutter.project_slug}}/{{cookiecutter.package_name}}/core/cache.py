@@ -6,6 +6,7 @@ it is off, and any Redis error is logged and bypassed, so reads fall back to the
 """
 
 import logging
+from typing import cast
 
 import redis
 from flask import Flask, current_app
@@ -45,7 +46,8 @@ class ItemCache:
         if client is None:
             return None
         try:
-            return client.get(self.key(item_id))
+            # decode_responses is off, so Redis answers bytes (or None for a miss).
+            return cast(bytes | None, client.get(self.key(item_id)))
         except redis.RedisError as error:
             logger.warning("Cache read failed, using the database: %s", error)
             return None
