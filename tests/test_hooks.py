@@ -165,9 +165,7 @@ def test_cookiecutter_warns_when_python_version_is_newer_than_this_python(templa
     result = run_cookiecutter(template, tmp_path, f"python_version={newer[-1]}")
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("WARNING:")]
-    assert warnings == [
-        f"WARNING: {pre_gen.newer_python_warning(newer[-1], sys.version_info[:2])}"
-    ]
+    assert warnings == [f"WARNING: {pre_gen.newer_python_warning(newer[-1], sys.version_info[:2])}"]
     assert (tmp_path / "my-service" / "pyproject.toml").exists()
 
 
