@@ -58,9 +58,7 @@ class MicroBatcher:
             batch, pending = await self._collect(first)
             await self._predict_batch(batch)
 
-    async def _collect(
-        self, first: BatchRequest
-    ) -> tuple[list[BatchRequest], BatchRequest | None]:
+    async def _collect(self, first: BatchRequest) -> tuple[list[BatchRequest], BatchRequest | None]:
         """Requests for one batch, and the request that would have overfilled it, if any."""
         batch = [first]
         size = len(first[0])
