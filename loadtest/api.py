@@ -5,7 +5,9 @@ from __future__ import annotations
 import http.client
 import json
 import time
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
+
+TOKEN_PATH = "/api/v1/auth/token"
 
 
 class ApiError(Exception):
@@ -15,18 +17,37 @@ class ApiError(Exception):
 
 
 class ApiClient:
-    def __init__(self, host: str, port: int, prefix: str = "", timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        prefix: str = "",
+        timeout: float = 10.0,
+        token: str | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self.prefix = prefix
         self.timeout = timeout
+        self.token = token
         self.conn: http.client.HTTPConnection | None = None
 
     def request(
-        self, method: str, path: str, payload: object = None, expect: tuple[int, ...] = (200,)
+        self,
+        method: str,
+        path: str,
+        payload: object = None,
+        expect: tuple[int, ...] = (200,),
+        form: dict[str, str] | None = None,
     ) -> tuple[int, dict, object]:
-        body = None if payload is None else json.dumps(payload).encode()
-        headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        body = None
+        if form is not None:
+            body = urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif payload is not None:
+            body = json.dumps(payload).encode()
+            headers["Content-Type"] = "application/json"
         for attempt in (1, 2):  # one retry on a keep-alive connection the server closed
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
@@ -75,6 +96,21 @@ class ApiClient:
             for item in items:
                 self.delete(f"/api/v1/items/{item['id']}")
                 deleted += 1
+
+    def login(self, username: str, password: str) -> str | None:
+        """Log in with the OAuth2 password grant; the bearer token, or None when the service
+        has no token endpoint (a service without authentication)."""
+        status, _, data = self.request(
+            "POST",
+            TOKEN_PATH,
+            form={"grant_type": "password", "username": username, "password": password},
+            expect=(200, 404, 405),
+        )
+        if status != 200:
+            return None
+        if not isinstance(data, dict) or not data.get("access_token"):
+            raise ApiError("POST", TOKEN_PATH, status, b"no access_token in the answer")
+        return data["access_token"]
 
     def close(self) -> None:
         if self.conn is not None:

@@ -1,13 +1,17 @@
 """The engine's ceiling, measured against wrk.
 
-    python -m loadtest.bench_ceiling [--rounds 5] [--duration 5] [--connections 100]
+    python -m loadtest.bench_ceiling [--rounds 3] [--duration 5] [--connections 64,100,256]
                                      [--services]
 
-Starts nginx (one worker process) serving a small static file, pins it to CPU 0, and runs
-wrk (one thread) and this load generator (one process) in turn on CPU 1, several short
-alternating rounds each, so both see the same machine. Prints each round and the median
-ratio of requests/s. With --services it does the same against the Flask and FastAPI
-services generated from the templates (GET /health), where the generator must match wrk.
+Starts nginx with one worker process, no access log, answering every request from memory
+(`return 200 '{"status":"ok"}'`), pinned to CPU 0: a target faster than either client, so
+the clients are what is measured. wrk (one thread) and this load generator (one process)
+then take turns on CPU 1, several short alternating rounds at each connection count, so
+both see the same machine. Each round prints both clients' requests/s and CPU use, and the
+nginx core's CPU use, which shows whether the target was the limit (it must stay under
+90%). Then the median generator/wrk ratio per connection count. With --services it does
+the same against the Flask and FastAPI services generated from the templates (GET /health),
+where the server, not the client, should be the limit.
 
 nginx and wrk are installed with apt-get when missing (Debian/Ubuntu).
 """
@@ -18,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -28,7 +33,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from loadtest import services
+from loadtest import procstat, services
 from loadtest.limits import cpu_count
 
 NGINX_CONF = """\
@@ -49,7 +54,7 @@ http {{
   scgi_temp_path {dir}/tmp;
   server {{
     listen 127.0.0.1:{port};
-    root {dir}/www;
+    location / {{ return 200 '{{"status":"ok"}}'; }}
   }}
 }}
 """
@@ -82,9 +87,7 @@ def taskset(cpu: str | None) -> list[str]:
 def start_nginx(workdir: Path, cpu: str | None) -> tuple[subprocess.Popen, str]:
     port = services.free_port()
     workdir.chmod(0o755)  # nginx's worker may run as an unprivileged user
-    (workdir / "www").mkdir(parents=True)
     (workdir / "tmp").mkdir()
-    (workdir / "www" / "health").write_text('{"status":"ok"}')
     conf = workdir / "nginx.conf"
     conf.write_text(NGINX_CONF.format(dir=workdir, port=port))
     process = subprocess.Popen(
@@ -104,7 +107,12 @@ def start_nginx(workdir: Path, cpu: str | None) -> tuple[subprocess.Popen, str]:
     sys.exit(f"nginx did not start; see {workdir / 'error.log'}")
 
 
-def run_wrk(url: str, connections: int, duration: float, cpu: str | None) -> float:
+def child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_wrk(url: str, connections: int, duration: float, cpu: str | None) -> tuple[float, None]:
     command = [
         *taskset(cpu),
         find("wrk"),
@@ -117,10 +125,10 @@ def run_wrk(url: str, connections: int, duration: float, cpu: str | None) -> flo
     match = re.search(r"Requests/sec:\s*([\d.]+)", output)
     if not match:
         raise RuntimeError(f"could not read wrk's output:\n{output}")
-    return float(match.group(1))
+    return float(match.group(1)), None
 
 
-def run_engine(url: str, connections: int, duration: float, cpu: str | None) -> float:
+def run_engine(url: str, connections: int, duration: float, cpu: str | None) -> tuple[float, float]:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         command = [
             *taskset(cpu),
@@ -136,30 +144,67 @@ def run_engine(url: str, connections: int, duration: float, cpu: str | None) -> 
             str(connections),
             "--duration",
             f"{duration:g}s",
+            "--max-duration",
+            f"{duration:g}s",
             "--json",
             out.name,
         ]
         subprocess.run(command, capture_output=True, check=True)
         level = json.loads(Path(out.name).read_text())["levels"][0]
-    return level["rps"]
+    # its own figure: CPU over the measured window, start-up and ramp-up left out
+    return level["rps"], level["generator"]["cpu_percent"]
+
+
+def measured(run, server_pid: int | None, *args) -> dict:
+    """One client run: its requests/s, its CPU use and the server's, in percent of a core."""
+    started, client_before = time.monotonic(), child_cpu()
+    server_before = procstat.sample(server_pid)[1] if server_pid else 0.0
+    rps, own_cpu = run(*args)
+    seconds = time.monotonic() - started
+    server = procstat.sample(server_pid)[1] - server_before if server_pid else 0.0
+    client = own_cpu if own_cpu is not None else 100 * (child_cpu() - client_before) / seconds
+    return {
+        "rps": rps,
+        "client_cpu_percent": round(client, 1),
+        "server_cpu_percent": round(100 * server / seconds, 1),
+    }
 
 
 def alternate(
-    label: str, url: str, rounds: int, duration: float, connections: int, cpu: str | None
+    label: str,
+    url: str,
+    rounds: int,
+    duration: float,
+    connections: int,
+    cpu: str | None,
+    server_pid: int | None,
 ) -> dict:
     """Rounds of wrk then the engine; per-round ratios and their median."""
     rows = []
     for n in range(1, rounds + 1):
-        wrk = run_wrk(url, connections, duration, cpu)
-        ours = run_engine(url, connections, duration, cpu)
-        rows.append({"wrk": wrk, "loadtest": ours, "ratio": ours / wrk})
+        wrk = measured(run_wrk, server_pid, url, connections, duration, cpu)
+        ours = measured(run_engine, server_pid, url, connections, duration, cpu)
+        ratio = ours["rps"] / wrk["rps"]
+        rows.append({"wrk": wrk, "loadtest": ours, "ratio": ratio})
         print(
-            f"{label:8} round {n}: wrk {wrk:>10,.0f} req/s   loadtest {ours:>10,.0f} req/s   "
-            f"ratio {ours / wrk:.3f}",
+            f"{label:8} c={connections:<4} round {n}: "
+            f"wrk {wrk['rps']:>9,.0f} req/s (cpu {wrk['client_cpu_percent']:3.0f}%, "
+            f"server {wrk['server_cpu_percent']:3.0f}%)   "
+            f"loadtest {ours['rps']:>9,.0f} req/s (cpu {ours['client_cpu_percent']:3.0f}%, "
+            f"server {ours['server_cpu_percent']:3.0f}%)   ratio {ratio:.3f}",
             flush=True,
         )
     median = statistics.median(row["ratio"] for row in rows)
-    return {"target": label, "connections": connections, "rounds": rows, "median_ratio": median}
+    busiest = max(
+        max(row["wrk"]["server_cpu_percent"], row["loadtest"]["server_cpu_percent"]) for row in rows
+    )
+    return {
+        "target": label,
+        "connections": connections,
+        "rounds": rows,
+        "median_ratio": median,
+        "server_cpu_percent_max": busiest,
+    }
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -173,9 +218,14 @@ def stop(process: subprocess.Popen) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtest.bench_ceiling", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
-    parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument(
+        "--connections",
+        type=lambda text: [int(part) for part in text.split(",")],
+        default=[64, 100, 256],
+        help="comma list, e.g. 64,100,256",
+    )
     parser.add_argument("--services", action="store_true", help="also both generated services")
     parser.add_argument("--json", help="write the measurements to this file")
     args = parser.parse_args(argv)
@@ -193,9 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="loadtest-nginx-") as tmp:
         nginx, url = start_nginx(Path(tmp), server_cpu)
         try:
-            results.append(
-                alternate("nginx", url, args.rounds, args.duration, args.connections, client_cpu)
-            )
+            for connections in args.connections:
+                results.append(
+                    alternate(
+                        "nginx", url, args.rounds, args.duration, connections, client_cpu, nginx.pid
+                    )
+                )
         finally:
             stop(nginx)
     if args.services:
@@ -205,7 +258,14 @@ def main(argv: list[str] | None = None) -> int:
     for result in results:
         goal = 0.90 if result["target"] == "nginx" else 0.95
         verdict = "ok" if result["median_ratio"] >= goal else f"below {goal:.0%}"
-        print(f"  {result['target']:8} {result['median_ratio']:.3f}   ({verdict})")
+        busiest = result["server_cpu_percent_max"]
+        target_note = f"the {result['target']} core at most {busiest:.0f}% busy" + (
+            "" if busiest < 90 or result["target"] != "nginx" else ": SATURATED, not a ceiling"
+        )
+        print(
+            f"  {result['target']:8} c={result['connections']:<4} {result['median_ratio']:.3f}"
+            f"   ({verdict}; {target_note})"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0
@@ -228,10 +288,15 @@ def bench_services(args: argparse.Namespace, server_cpu: str | None, client_cpu:
                 use_path=True,
             )
             try:
-                rounds = max(3, args.rounds // 2)
                 results.append(
                     alternate(
-                        framework, service.url, rounds, args.duration, args.connections, client_cpu
+                        framework,
+                        service.url,
+                        args.rounds,
+                        args.duration,
+                        args.connections[0],
+                        client_cpu,
+                        service.pid,
                     )
                 )
             finally:

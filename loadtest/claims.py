@@ -1,6 +1,14 @@
-"""Checks the claims people repeat about Flask and FastAPI against one run's numbers."""
+"""Checks the claims people repeat about Flask and FastAPI against one run's numbers.
+
+Only levels that were measured as asked count as measurements: a level that did not hold
+its connections is evidence about the server (it accepted so many and no more), and a
+level that was not steady, or whose latencies the window cut short, is left out of the
+figures the verdicts rest on, and the evidence says so.
+"""
 
 from __future__ import annotations
+
+from loadtest.markers import GENERATOR_BOUND, markers_of
 
 STABLE_ERROR_RATE = 0.01
 STABLE_P99_MS = 1000.0
@@ -18,36 +26,82 @@ CLAIMS = {
 }
 
 
-def levels(results: dict, framework: str, scenario: str) -> dict[int, dict]:
+def levels(results: dict, framework: str, scenario: str, skipped: bool = False) -> dict[int, dict]:
     outcome = results["frameworks"].get(framework, {}).get("scenarios", {}).get(scenario, {})
     return {
-        level["connections"]: level for level in outcome.get("levels", []) if "skipped" not in level
+        level["connections"]: level
+        for level in outcome.get("levels", [])
+        if skipped or "skipped" not in level
     }
+
+
+def reached(level: dict | None) -> bool:
+    return level is not None and level.get("reached", True)
+
+
+def trusted(level: dict | None) -> bool:
+    """Held its connections, steady, latencies uncensored: a measurement at its level."""
+    return reached(level) and level.get("steady") is not False and not level.get("censored")
 
 
 def behaviour(level: dict | None) -> str:
     if level is None:
         return "not measured"
+    if not reached(level):
+        return "did not hold its connections"
     if level["requests"] == 0 or level["error_rate"] >= STABLE_ERROR_RATE:
         return "failing"
+    if not trusted(level):
+        return "not steady"
     if level["latency_ms"]["p99"] >= STABLE_P99_MS:
         return "slow"
     return "stable"
 
 
 def saturated(by_conns: dict[int, dict], low: int, high: int) -> bool | None:
-    if low not in by_conns or high not in by_conns:
+    """Ten times the connections for under 10% more throughput, or not even holding them."""
+    if not trusted(by_conns.get(low)) or high not in by_conns:
+        return None
+    if not reached(by_conns[high]):
+        return True
+    if not trusted(by_conns[high]):
         return None
     return by_conns[high]["ok_rps"] < by_conns[low]["ok_rps"] * SATURATION_GAIN
+
+
+def accepted(level: dict) -> str:
+    return (
+        f"accepted at most {level['opened']:,} connections at once and held "
+        f"{level['held']:,} of {level['target']:,} through the window"
+    )
 
 
 def describe(level: dict | None) -> str:
     if level is None:
         return "not measured"
+    if not reached(level):
+        return accepted(level)
     errors = f", {level['error_rate']:.1%} errors" if level["error_rate"] else ""
-    return (
+    text = (
         f"{level['ok_rps']:,.0f} req/s, mean {level['latency_ms']['mean']:.1f} ms, "
         f"p99 {level['latency_ms']['p99']:.1f} ms{errors}"
+    )
+    if markers_of(level):
+        text += f" [{'; '.join(markers_of(level))}]"
+    return text
+
+
+def unsteady(flask: dict, fastapi: dict) -> str:
+    return f"Flask {describe(flask)}; FastAPI {describe(fastapi)}"
+
+
+def step(by_conns: dict[int, dict]) -> str:
+    low, high = by_conns[100], by_conns[1000]
+    if not reached(high):
+        return f"{low['ok_rps']:,.0f} req/s at 100; at 1,000 it {accepted(high)}"
+    return (
+        f"{low['ok_rps']:,.0f} -> {high['ok_rps']:,.0f} req/s, p99 "
+        f"{low['latency_ms']['p99']:.0f} -> {high['latency_ms']['p99']:.0f} ms"
     )
 
 
@@ -67,18 +121,25 @@ def check_throughput(results: dict) -> tuple[str, str]:
     findings = []
     verdicts = []
     for scenario in THROUGHPUT_SCENARIOS:
-        fl = levels(results, "flask", scenario)
-        fa = levels(results, "fastapi", scenario)
+        fl = [lv for lv in levels(results, "flask", scenario).values() if trusted(lv)]
+        fa = [lv for lv in levels(results, "fastapi", scenario).values() if trusted(lv)]
         if not fl or not fa:
             continue
-        flask_best = max(level["ok_rps"] for level in fl.values())
-        fastapi_best = max(level["ok_rps"] for level in fa.values())
+        flask_top = max(fl, key=lambda level: level["ok_rps"])
+        fastapi_top = max(fa, key=lambda level: level["ok_rps"])
+        flask_best, fastapi_best = flask_top["ok_rps"], fastapi_top["ok_rps"]
         ratio = fastapi_best / flask_best if flask_best else float("inf")
         both = in_range(fastapi_best, 15000, 30000) and in_range(flask_best, 2000, 5000)
         verdicts.append("supported" if both else "partly" if in_range(ratio, 3, 15) else "no")
+        bound = [
+            name
+            for name, top in (("FastAPI", fastapi_top), ("Flask", flask_top))
+            if GENERATOR_BOUND in markers_of(top)
+        ]
+        caveat = f"; {' and '.join(bound)} {GENERATOR_BOUND}" if bound else ""
         findings.append(
             f"{scenario}: FastAPI {fastapi_best:,.0f} vs Flask {flask_best:,.0f} req/s "
-            f"(best level; FastAPI/Flask = {ratio:.2f}x; the claim implies 3-15x)"
+            f"(best steady level; FastAPI/Flask = {ratio:.2f}x; the claim implies 3-15x{caveat})"
         )
     return combine(verdicts), "; ".join(findings) or "not measured"
 
@@ -89,7 +150,12 @@ def check_latency(results: dict) -> tuple[str, str]:
     for scenario in THROUGHPUT_SCENARIOS:
         fl = levels(results, "flask", scenario).get(100)
         fa = levels(results, "fastapi", scenario).get(100)
-        if fl is None or fa is None:
+        if not trusted(fl) or not trusted(fa):
+            if fl is not None and fa is not None:
+                findings.append(
+                    f"{scenario} at 100 connections: left out, Flask {describe(fl)}, "
+                    f"FastAPI {describe(fa)}"
+                )
             continue
         flask_mean = fl["latency_ms"]["mean"]
         fastapi_mean = fa["latency_ms"]["mean"]
@@ -110,6 +176,10 @@ def check_at_100(results: dict) -> tuple[str, str]:
             fw: behaviour(levels(results, fw, scenario).get(100)) for fw in ("flask", "fastapi")
         }
         if "not measured" in states.values():
+            continue
+        if "not steady" in states.values():
+            pair = [levels(results, fw, scenario).get(100) for fw in ("flask", "fastapi")]
+            findings.append(f"{scenario} at 100: left out, {unsteady(*pair)}")
             continue
         verdicts.append("supported" if set(states.values()) == {"stable"} else "no")
         findings.append(f"{scenario}: Flask {states['flask']}, FastAPI {states['fastapi']}")
@@ -133,12 +203,8 @@ def check_at_1000(results: dict) -> tuple[str, str]:
         else:
             verdicts.append("no")
         findings.append(
-            f"{scenario} 100 -> 1,000 connections: Flask {fl[100]['ok_rps']:,.0f} -> "
-            f"{fl[1000]['ok_rps']:,.0f} req/s, p99 {fl[100]['latency_ms']['p99']:.0f} -> "
-            f"{fl[1000]['latency_ms']['p99']:.0f} ms ({scaling_word(flask_sat)}); "
-            f"FastAPI {fa[100]['ok_rps']:,.0f} -> {fa[1000]['ok_rps']:,.0f} req/s, p99 "
-            f"{fa[100]['latency_ms']['p99']:.0f} -> {fa[1000]['latency_ms']['p99']:.0f} ms "
-            f"({scaling_word(fastapi_sat)})"
+            f"{scenario} 100 -> 1,000 connections: Flask {step(fl)} ({scaling_word(flask_sat)}); "
+            f"FastAPI {step(fa)} ({scaling_word(fastapi_sat)})"
         )
     return combine(verdicts), "; ".join(findings) or "not measured"
 
@@ -152,6 +218,9 @@ def check_at_10000(results: dict) -> tuple[str, str]:
         if fl is None or fa is None:
             continue
         flask_state, fastapi_state = behaviour(fl), behaviour(fa)
+        if "not steady" in (flask_state, fastapi_state):
+            findings.append(f"{scenario} at 10,000: left out, {unsteady(fl, fa)}")
+            continue
         if flask_state != "stable" and fastapi_state == "stable":
             verdicts.append("supported")
         elif flask_state != "stable":

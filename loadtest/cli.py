@@ -1,4 +1,5 @@
-"""Command line: `python -m loadtest run|compare|floors|scenarios`."""
+"""Command line: `python -m loadtest run|compare|merge|floors|scenarios`: parse, then call
+down."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import json
 import sys
 from pathlib import Path
 
-from loadtest import compare, scenarios
+from loadtest import compare, merge, scenarios
 from loadtest.limits import parse_cpus, pin_to_cpus
-from loadtest.sweep import run_scenario
+from loadtest.runner import WindowError, check_window
+from loadtest.sweep import bearer_token, run_scenario
 
 
 def parse_duration(text: str) -> float:
@@ -31,17 +33,28 @@ def parse_levels(text: str) -> list[int]:
 def cmd_run(args: argparse.Namespace) -> int:
     if args.cpus:
         pin_to_cpus(parse_cpus(args.cpus))
+    max_duration = args.max_duration if args.max_duration is not None else 3 * args.duration
+    timeout = args.timeout if args.timeout is not None else min(10.0, max_duration / 2)
+    try:
+        check_window(timeout, args.duration, max_duration)
+    except WindowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    token = bearer_token(args.url, args.token, args.username, args.password)
     outcome = run_scenario(
         args.url,
         args.scenario,
         args.connections,
         args.duration,
         args.rate,
-        args.timeout,
+        timeout,
         args.workers,
         warmup=args.warmup,
+        max_duration=max_duration,
+        token=token,
     )
     outcome["url"] = args.url
+    outcome["authenticated"] = token is not None
     if "unavailable" in outcome:
         print(f"{args.scenario}: {outcome['unavailable']}", file=sys.stderr)
         return 2
@@ -59,7 +72,21 @@ def cmd_scenarios(_args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    return compare.compare(compare.profile_from_args(args))
+    try:
+        profile = compare.profile_from_args(args)
+    except WindowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return compare.compare(profile)
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    merged = merge.merge_files([Path(name) for name in args.files])
+    text = json.dumps(merged, indent=1)
+    if args.json:
+        Path(args.json).write_text(text)
+    print(merge.describe(merged))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,9 +97,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--url", required=True, help="base URL, e.g. http://127.0.0.1:8000")
     run.add_argument("--scenario", default="health", choices=list(scenarios.SCENARIOS))
     run.add_argument("--connections", type=parse_levels, default=[100], help="e.g. 100,1000,10000")
-    run.add_argument("--duration", type=parse_duration, default=10.0, help="per level, e.g. 10s")
+    run.add_argument(
+        "--duration", type=parse_duration, default=10.0, help="shortest window per level, e.g. 10s"
+    )
+    run.add_argument(
+        "--max-duration",
+        type=parse_duration,
+        help="longest window: a closed-loop level not yet steady runs on up to this "
+        "(default 3x --duration)",
+    )
     run.add_argument("--rate", type=float, help="open loop: requests per second in total")
-    run.add_argument("--timeout", type=parse_duration, default=10.0, help="per request")
+    run.add_argument(
+        "--timeout",
+        type=parse_duration,
+        help="per request; shorter than the longest window (default 10s, or half that window)",
+    )
+    run.add_argument("--token", help="bearer token for the requests that need one")
+    run.add_argument("--username", help="log in with this user once, before the run")
+    run.add_argument("--password", help="the user's password")
     run.add_argument(
         "--warmup", type=parse_duration, default=0.0, help="load before measuring, e.g. 2s"
     )
@@ -90,7 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
     size = comp.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="about two minutes (the default)")
     size.add_argument("--full", action="store_true", help="the long sweep")
-    comp.add_argument("--duration", type=parse_duration, help="override the per-level duration")
+    comp.add_argument(
+        "--duration", type=parse_duration, help="override the shortest window per level"
+    )
+    comp.add_argument(
+        "--max-duration", type=parse_duration, help="override the longest window per level"
+    )
+    comp.add_argument("--timeout", type=parse_duration, help="override the request timeout")
+    comp.add_argument(
+        "--database",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="postgresql: a fresh database on 127.0.0.1:5432 per run, dropped after",
+    )
     comp.add_argument("--connections", type=parse_levels, help="override the levels")
     comp.add_argument("--scenarios", help="comma list; default depends on --quick/--full")
     comp.add_argument(
@@ -109,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--redis-url", help="Redis for the services (rooms across workers)")
     comp.add_argument("--keep", action="store_true", help="keep the generated projects")
     comp.set_defaults(func=cmd_compare)
+
+    joined = commands.add_parser(
+        "merge", help="combine the --json files of runs made at once from several machines"
+    )
+    joined.add_argument("files", nargs="+", help="the runs' --json files")
+    joined.add_argument("--json", help="write the combined results to this file")
+    joined.set_defaults(func=cmd_merge)
 
     from loadtest.floors.cli import add_parser as add_floors_parser
 

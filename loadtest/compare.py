@@ -7,17 +7,20 @@ import json
 import os
 import platform
 import re
+import secrets
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loadtest import services
+from loadtest import databases, services
 from loadtest.engine import event_loop_name
 from loadtest.limits import cpu_count, pin_to_cpus
 from loadtest.loc import count_concerns
+from loadtest.procstat import ServerMonitor
 from loadtest.report import write_reports
-from loadtest.sweep import run_scenario
+from loadtest.runner import check_window
+from loadtest.sweep import bearer_token, run_scenario
 
 QUICK_SCENARIOS = ["health", "item-read", "write-mix", "predict", "ws-echo"]
 FULL_SCENARIOS = [
@@ -39,10 +42,12 @@ class Profile:
     name: str
     scenarios: list[str]
     connections: list[int]
-    duration: float
+    duration: float  # the shortest window per level
+    max_duration: float  # the longest, for levels that need longer to settle
     timeout: float
     warmup: float
     frameworks: list[str]
+    database: str = "sqlite"
     server_workers: int = 2
     load_workers: int = 1
     out: Path | None = None
@@ -79,9 +84,11 @@ def profile_from_args(args: argparse.Namespace) -> Profile:
         name="full" if full else "quick",
         scenarios=list(FULL_SCENARIOS if full else QUICK_SCENARIOS),
         connections=[100, 1000, 10000],
-        duration=10.0 if full else 1.5,
-        timeout=10.0 if full else 3.0,
+        duration=10.0 if full else 2.0,
+        max_duration=30.0 if full else 10.0,
+        timeout=10.0 if full else 5.0,
         warmup=2.0 if full else 0.5,
+        database=args.database,
         frameworks=split_frameworks(args.frameworks),
         server_workers=args.server_workers,
         load_workers=args.load_workers,
@@ -99,6 +106,14 @@ def profile_from_args(args: argparse.Namespace) -> Profile:
         profile.peak_scenarios = None
     if args.duration:
         profile.duration = args.duration
+        profile.max_duration = max(profile.max_duration, args.duration)
+    if args.max_duration:
+        profile.max_duration = args.max_duration
+    if args.timeout:
+        profile.timeout = args.timeout
+    elif profile.timeout >= max(profile.duration, profile.max_duration):
+        profile.timeout = max(profile.duration, profile.max_duration) / 2
+    check_window(profile.timeout, profile.duration, profile.max_duration)
     if args.redis_url:
         profile.redis_url = args.redis_url
     elif services.redis_available(DEFAULT_REDIS_URL):
@@ -149,53 +164,17 @@ def compare(profile: Profile) -> int:
             "ws-broadcast skipped: with several server workers a room spans processes only "
             "through Redis, and none was reachable (use --redis-url)"
         )
+    credentials = admin_credentials()
     for framework in profile.frameworks:
-        template, settings = parse_variant(framework)
-        print(f"== {framework}: generating", file=sys.stderr, flush=True)
         fw_result: dict = {"scenarios": {}}
         results["frameworks"][framework] = fw_result
-        service = None
         try:
-            project = services.generate(template, cache / "projects" / template)
-            results["loc"][framework] = count_concerns(project)
-            if profile.install:
-                print(f"== {framework}: installing", file=sys.stderr, flush=True)
-                python = services.install(project, cache / "venvs" / template)
-            else:
-                python = Path(sys.executable)
-            extra_env = {"REDIS_URL": profile.redis_url} if profile.redis_url else {}
-            extra_env.update(settings)
-            print(f"== {framework}: starting gunicorn", file=sys.stderr, flush=True)
-            service = services.start(
-                re.sub(r"[^A-Za-z0-9_.-]+", "-", framework).strip("-"),
-                project,
-                python,
-                out.resolve(),
-                profile.server_workers,
-                server_cpus,
-                extra_env,
-                use_path=not profile.install,
+            run_framework(
+                profile, framework, fw_result, results, cache, out, server_cpus, credentials
             )
-            for name in profile.scenarios:
-                outcome = run_scenario(
-                    service.url,
-                    name,
-                    profile.levels_for(name),
-                    profile.duration,
-                    timeout=profile.timeout,
-                    workers=profile.load_workers,
-                    warmup=profile.warmup,
-                    label=f"{framework} ",
-                )
-                if "unavailable" in outcome:
-                    print(f"   {name}: {outcome['unavailable']}", file=sys.stderr)
-                fw_result["scenarios"][name] = outcome
         except services.ServiceError as exc:
             fw_result["error"] = str(exc)
             print(f"== {framework}: {exc}", file=sys.stderr)
-        finally:
-            if service is not None:
-                service.stop()
     results["elapsed_seconds"] = round(time.time() - started, 1)
     results["notes"] = profile.notes
     (out / "results.json").write_text(json.dumps(results, indent=1))
@@ -205,6 +184,91 @@ def compare(profile: Profile) -> int:
     print(f"        {out / 'report.html'}\n        {out / 'results.json'}")
     failed = [fw for fw, r in results["frameworks"].items() if "error" in r]
     return 1 if failed else 0
+
+
+def admin_credentials() -> dict[str, str]:
+    """The admin the services create at start-up, and the signing key they share; the load
+    test logs in with it once per service (services without authentication ignore it)."""
+    return {
+        "ADMIN_USERNAME": "loadtest-admin",
+        "ADMIN_PASSWORD": secrets.token_urlsafe(18),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+    }
+
+
+def run_framework(
+    profile: Profile,
+    framework: str,
+    fw_result: dict,
+    results: dict,
+    cache: Path,
+    out: Path,
+    server_cpus: str | None,
+    credentials: dict[str, str],
+) -> None:
+    """Generate, install and start one framework (or variant), then run every scenario."""
+    template, settings = parse_variant(framework)
+    server = settings.pop("SERVER", "gunicorn")
+    options: dict[str, object] = {"database": profile.database}
+    if server == "granian" and template == "flask":
+        options["use_websockets"] = False  # Granian's WSGI mode carries no WebSockets
+    fw_result["server"] = server
+    label = re.sub(r"[^A-Za-z0-9_.-]+", "-", framework).strip("-")
+    print(f"== {framework}: generating", file=sys.stderr, flush=True)
+    project = services.generate(template, cache / "projects" / label, options)
+    results["loc"][framework] = count_concerns(project)
+    extra = ("granian",) if server == "granian" else ()
+    if profile.install:
+        print(f"== {framework}: installing", file=sys.stderr, flush=True)
+        python = services.install(project, cache / "venvs" / label, extra)
+    else:
+        python = Path(sys.executable)
+    env = {"REDIS_URL": profile.redis_url} if profile.redis_url else {}
+    env.update(credentials)
+    env.update(settings)
+    with databases.scratch(profile.database, label) as database_url:
+        if database_url:
+            env["DATABASE_URL"] = database_url
+        print(f"== {framework}: starting {server}", file=sys.stderr, flush=True)
+        service = services.start(
+            label,
+            project,
+            python,
+            out.resolve(),
+            profile.server_workers,
+            server_cpus,
+            env,
+            use_path=not profile.install,
+            server=server,
+            template=template,
+        )
+        monitor = ServerMonitor(service.pid)
+        try:
+            token = bearer_token(
+                service.url, None, credentials["ADMIN_USERNAME"], credentials["ADMIN_PASSWORD"]
+            )
+            fw_result["authenticated"] = token is not None
+            monitor.mark_idle()
+            for name in profile.scenarios:
+                outcome = run_scenario(
+                    service.url,
+                    name,
+                    profile.levels_for(name),
+                    profile.duration,
+                    timeout=profile.timeout,
+                    workers=profile.load_workers,
+                    warmup=profile.warmup,
+                    max_duration=profile.max_duration,
+                    label=f"{framework} ",
+                    token=token,
+                    monitor=monitor,
+                )
+                if "unavailable" in outcome:
+                    print(f"   {name}: {outcome['unavailable']}", file=sys.stderr)
+                fw_result["scenarios"][name] = outcome
+        finally:
+            monitor.stop()
+            service.stop()
 
 
 def environment(profile: Profile, placement_text: str) -> dict:
@@ -226,10 +290,11 @@ def environment(profile: Profile, placement_text: str) -> dict:
         "server_workers": profile.server_workers,
         "load_workers": profile.load_workers,
         "duration_per_level": profile.duration,
+        "max_duration_per_level": profile.max_duration,
         "timeout": profile.timeout,
         "warmup": profile.warmup,
         "connections": profile.connections,
         "redis": profile.redis_url or "not used (in-process fallbacks)",
-        "database": "SQLite file (WAL)",
+        "database": databases.describe(profile.database),
         "log_level": "WARNING",
     }

@@ -16,17 +16,24 @@ import contextlib
 import errno
 import json
 import socket
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from loadtest.connections import HttpConnection, WsConnection
+from loadtest.histogram import Histogram
 from loadtest.result import WorkerResult
 from loadtest.websocket import encode_frame, handshake_request
 
 monotonic_ns = time.monotonic_ns
 CONNECT_CONCURRENCY = 256  # connection attempts in flight at once while ramping up
 SWEEP_SECONDS = 0.2
+# An adaptive window closes once every held connection completed this many requests in it
+# (and the level is steady and uncensored), or at its limit.
+MIN_PER_CONNECTION = 3
+LITTLE_TOLERANCE = 0.10
+CENSOR_TOLERANCE = 0.10
 
 
 @dataclass
@@ -38,11 +45,43 @@ class WorkerSpec:
     scenario: str
     plan: dict
     connections: int
-    duration: float
+    duration: float  # the shortest measured window
     rate: float | None = None
     timeout: float = 10.0
     warmup: float = 0.0  # seconds of load before the measured window opens
     first_connection: int = 0  # global index of this worker's first connection
+    max_duration: float | None = None  # the longest window; None: exactly `duration`
+
+
+def little_off(in_flight: float, completed: int, elapsed: float, mean_ns: float) -> float | None:
+    """How far Little's law is off: |in flight - throughput x mean latency| / in flight."""
+    if in_flight <= 0 or elapsed <= 0:
+        return None
+    return abs(in_flight - completed / elapsed * mean_ns / 1e9) / in_flight
+
+
+def censored(latency: Histogram, unfinished_age: Histogram) -> bool:
+    """True when the requests still in flight, counted at their age so far (a lower bound
+    of their latency), already raise the mean or p99 by more than the tolerance."""
+    if not unfinished_age.count:
+        return False
+    if not latency.count:
+        return True
+    both = Histogram()
+    both.merge(latency)
+    both.merge(unfinished_age)
+    limit = 1 + CENSOR_TOLERANCE
+    return both.mean > latency.mean * limit or both.percentile(99) > latency.percentile(99) * limit
+
+
+def thread_cpu() -> tuple[float, float]:
+    """This thread's CPU time, and the time it waited, runnable, for a CPU (Linux)."""
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as stat:
+            run_ns, wait_ns, _ = stat.read().split()
+        return int(run_ns) / 1e9, int(wait_ns) / 1e9
+    except (OSError, ValueError):
+        return time.thread_time(), 0.0
 
 
 class Worker:
@@ -55,7 +94,8 @@ class Worker:
         self.result = WorkerResult()
         self.stopping = False
         self.started = False
-        self.ready = 0
+        self.measuring = False
+        self.ready_count = 0
         self.all_ready = asyncio.Event()
         self.address: tuple[str, int] = (spec.host, spec.port)
         self.live: set = set()
@@ -64,7 +104,12 @@ class Worker:
         self.pending_tasks: set[asyncio.Task] = set()
         self.plan = spec.plan
         self.kind = spec.plan["kind"]
+        # closed-loop request/response kinds: the window adapts to them
+        self.adaptive = self.kind in ("http", "ws_echo") and not spec.rate
+        self.in_flight_samples: list[int] = []
+        self.response_shapes: dict[int, tuple] = {}  # see HttpConnection.data_received
         # WebSocket scenario state
+        self.awaits_join = self.kind == "ws_broadcast" and bool(spec.plan.get("joins"))
         self.echo_frames = [encode_frame(p) for p in spec.plan.get("payloads", [b"x"])]
         self.publisher: WsConnection | None = None
         self.publish_seq = 0
@@ -80,13 +125,17 @@ class Worker:
         self.result.connections_opened += 1
         self.result.peak_connections = max(self.result.peak_connections, len(self.live))
 
-    def mark_ready(self) -> None:
-        self.ready += 1
-        if self.ready >= self.spec.connections:
+    def mark_ready(self, conn) -> None:
+        self.ready_count += 1
+        if self.ready_count >= self.spec.connections:
             self.all_ready.set()
 
     def detach(self, conn) -> None:
+        if conn not in self.live:
+            return
         self.live.discard(conn)
+        if conn.ready:
+            self.ready_count -= 1
         if conn is self.publisher:
             self.publisher = None
         if not self.stopping:
@@ -171,16 +220,23 @@ class Worker:
                 return
             result.latency.record(now - conn.start)
             result.completed += 1
+            conn.done += 1
             result.statuses[101] = result.statuses.get(101, 0) + 1
             if conn.role == "ws_echo":
                 self.send_echo(conn)
             return
-        # a room broadcast, to the publisher or a subscriber
+        # a room: first (from services that confirm it) the join, then the broadcasts
         try:
             message = json.loads(payload)
+            if message.get("type") == "joined":
+                if not conn.joined:
+                    conn.joined = True
+                    if self.awaits_join:
+                        conn.became_ready()
+                return
             sent = message["data"]["t"]
             seq = message["data"]["seq"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             result.count_error("protocol", f"unexpected room message {payload[:60]!r}")
             return
         if conn is self.publisher:
@@ -189,6 +245,7 @@ class Worker:
             return
         result.latency.record(now - sent)
         result.completed += 1
+        conn.done += 1
         result.statuses[101] = result.statuses.get(101, 0) + 1
         if seq == self.publish_seq:
             self.pending_deliveries -= 1
@@ -224,32 +281,86 @@ class Worker:
 
     # the run ----------------------------------------------------------------------------
 
-    def sweep_timeouts(self) -> None:
+    def sweep(self) -> None:
+        """Abort requests older than the timeout; sample the requests in flight."""
         now = monotonic_ns()
         limit = self.timeout_ns
+        in_flight = 0
         for conn in list(self.live):
             written = conn.written_at
-            if written and now - written > limit and not conn.closing:
+            if not written:
+                continue
+            if now - written > limit and not conn.closing:
                 self.result.count_error("timeout")
                 conn.written_at = 0
                 conn.closing = True
                 if conn is self.publisher:
                     self.publisher = None
                 conn.transport.abort()
-                self.live.discard(conn)
-                if not self.stopping:
-                    self.spawn(self.open_connection(conn.slot, delay=0.05))
+                self.detach(conn)
+            else:
+                in_flight += 1
+        if self.measuring:
+            self.in_flight_samples.append(in_flight)
 
-    def reset_measurements(self) -> None:
-        """Forget the warm-up: a fresh result that keeps the connection bookkeeping."""
+    def open_window(self) -> None:
+        """Forget the warm-up's figures (its errors are kept apart); mark the connections
+        that are open now, the ones that can be held throughout."""
         old = self.result
         fresh = WorkerResult()
-        fresh.connections_opened = old.connections_opened
-        fresh.peak_connections = old.peak_connections
-        fresh.ramp_seconds = old.ramp_seconds
-        fresh.ready_at_start = old.ready_at_start
+        for name in ("connections_opened", "peak_connections", "ramp_seconds", "ready_at_start"):
+            setattr(fresh, name, getattr(old, name))
         fresh.connect = old.connect
+        fresh.errors_before = dict(old.errors)
+        fresh.error_details_before = dict(old.error_details)
         self.result = fresh
+        for conn in self.live:
+            conn.done = 0
+            conn.held = conn.ready
+        fresh.open_at_start = sum(1 for conn in self.live if conn.held)
+        self.measuring = True
+        self.in_flight_samples = []
+
+    def held_connections(self) -> list:
+        return [conn for conn in self.live if conn.held]
+
+    def unfinished_ages(self, now: int) -> Histogram:
+        ages = Histogram()
+        for conn in self.live:
+            if conn.written_at and not conn.closing:
+                ages.record(now - conn.start)
+        return ages
+
+    def settled(self, elapsed: float) -> bool:
+        """Every held connection did its share, Little's law holds and nothing still in
+        flight would change the latency figures: the window can close."""
+        held = self.held_connections()
+        if any(conn.done < MIN_PER_CONNECTION for conn in held):
+            return False
+        result = self.result
+        samples = self.in_flight_samples
+        if samples:
+            off = little_off(
+                sum(samples) / len(samples), result.completed, elapsed, result.latency.mean
+            )
+            if off is not None and off > LITTLE_TOLERANCE:
+                return False
+        return not censored(result.latency, self.unfinished_ages(monotonic_ns()))
+
+    async def warm_up(self, until: int, limit: int) -> None:
+        """Load without measuring: at least until `until`, and for closed-loop kinds until
+        every open connection has had an answer (the first round after the ramp-up is a
+        burst), at most until `limit`."""
+        while True:
+            now = monotonic_ns()
+            if now >= limit:
+                return
+            if now >= until and (
+                not self.adaptive or all(conn.done for conn in self.live if conn.ready)
+            ):
+                return
+            await asyncio.sleep(min(SWEEP_SECONDS, max(0, until - now) / 1e9 or SWEEP_SECONDS))
+            self.sweep()
 
     async def resolve(self) -> None:
         """Look the host up once, rather than once per connection."""
@@ -266,57 +377,79 @@ class Worker:
 
     async def run(
         self,
-        progress: Callable[[WorkerResult], None] | None = None,
+        progress: Callable[[WorkerResult, int], None] | None = None,
         start_signal: Callable[[], Awaitable[int]] | None = None,
     ) -> WorkerResult:
-        """Ramp up, run for the duration, shut down. `start_signal` (several workers) waits
-        for the shared start time once this worker is ready."""
+        """Ramp up, warm up, measure, shut down. `start_signal` (several workers) waits
+        for the shared start time once this worker is ready. `progress` gets the result
+        so far and the number of connections open."""
         spec = self.spec
         await self.resolve()
         ramp_started = monotonic_ns()
         self.start_ns = ramp_started  # provisional, for connections made while ramping
         await self.ramp_up()
         self.result.ramp_seconds = (monotonic_ns() - ramp_started) / 1e9
-        self.result.ready_at_start = self.ready
+        self.result.ready_at_start = self.ready_count
         if start_signal is not None:
             start_at = await start_signal()
             await asyncio.sleep(max(0.0, (start_at - monotonic_ns()) / 1e9))
         self.start_ns = monotonic_ns()
-        warmup_ends = self.start_ns + int(spec.warmup * 1e9)
-        deadline = warmup_ends + int(spec.duration * 1e9)
         self.started = True
         for conn in list(self.live):
-            if not isinstance(conn, WsConnection) or conn.open:
+            if conn.ready:
                 conn.begin()
+        if spec.warmup > 0:
+            warm_until = self.start_ns + int(spec.warmup * 1e9)
+            await self.warm_up(warm_until, warm_until + self.timeout_ns)
+        self.open_window()
+        opened = monotonic_ns()
+        cpu_at_open, wait_at_open = thread_cpu()
+        shortest = opened + int(spec.duration * 1e9)
+        longest = opened + int(max(spec.max_duration or 0, spec.duration) * 1e9)
         if self.kind == "ws_idle":
-            probe_at = spec.duration - min(2.0, spec.duration * 0.2)
-            self.loop.call_later(max(0.0, probe_at), self.probe_idle)
-        warming = spec.warmup > 0
-        measured_from = self.start_ns
+            probe_in = spec.duration - min(2.0, spec.duration * 0.2)
+            self.loop.call_later(max(0.0, probe_in), self.probe_idle)
         while True:
             now = monotonic_ns()
-            if now >= deadline:
+            if now >= shortest and (
+                now >= longest or not self.adaptive or self.settled((now - opened) / 1e9)
+            ):
+                self.result.window_limit_hit = self.adaptive and now >= longest
                 break
-            if warming and now >= warmup_ends:
-                warming = False
-                measured_from = now
-                self.reset_measurements()
-            next_event = warmup_ends if warming else deadline
-            await asyncio.sleep(min(SWEEP_SECONDS, max(0, next_event - now) / 1e9))
-            self.sweep_timeouts()
+            next_stop = shortest if now < shortest else longest
+            await asyncio.sleep(min(SWEEP_SECONDS, max(0, next_stop - now) / 1e9))
+            self.sweep()
             if progress is not None:
-                progress(self.result)
-        self.stopping = True
-        self.result.elapsed = (monotonic_ns() - measured_from) / 1e9
+                progress(self.result, self.ready_count)
+        self.close_window(opened, cpu_at_open, wait_at_open)
         await self.shutdown()
         return self.result
+
+    def close_window(self, opened: int, cpu_at_open: float, wait_at_open: float) -> None:
+        now = monotonic_ns()
+        self.stopping = True
+        self.measuring = False
+        result = self.result
+        cpu, wait = thread_cpu()
+        result.cpu_seconds = cpu - cpu_at_open
+        result.cpu_wait_seconds = wait - wait_at_open
+        result.elapsed = (now - opened) / 1e9
+        result.window_start_ns, result.window_end_ns = opened, now
+        result.warmup_seconds = (opened - self.start_ns) / 1e9
+        result.unfinished_age = self.unfinished_ages(now)
+        result.unfinished = result.unfinished_age.count
+        result.held = sum(1 for conn in self.live if conn.held and conn.done)
+        samples = self.in_flight_samples
+        result.in_flight_mean = sum(samples) / len(samples) if samples else 0.0
+        if result.elapsed > 0:
+            ok = sum(n for status, n in result.statuses.items() if is_success(status))
+            result.completed_per_second = result.completed / result.elapsed
+            result.ok_per_second = ok / result.elapsed
 
     async def shutdown(self) -> None:
         for task in list(self.pending_tasks):
             task.cancel()
         for conn in list(self.live):
-            if conn.written_at:
-                self.result.unfinished += 1
             conn.close()
         for _ in range(20):  # let close frames and FINs go out
             if not self.live:
@@ -326,6 +459,10 @@ class Worker:
             if conn.transport is not None:
                 conn.transport.abort()
         await asyncio.sleep(0)
+
+
+def is_success(status: int) -> bool:
+    return 200 <= status < 300 or status == 101
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

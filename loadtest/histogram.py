@@ -87,6 +87,23 @@ class Histogram:
                     return min(bucket_bounds(index)[1], self.max)
         return self.max
 
+    def percentiles(self, pcts: list[float]) -> list[int]:
+        """Several percentiles (ascending) in one pass over the buckets."""
+        if self.count == 0:
+            return [0] * len(pcts)
+        ranks = [max(1, -(-self.count * pct // 100)) for pct in pcts]
+        found: list[int] = []
+        seen = 0
+        for index, n in enumerate(self.counts):
+            if not n:
+                continue
+            seen += n
+            while len(found) < len(ranks) and seen >= ranks[len(found)]:
+                found.append(min(bucket_bounds(index)[1], self.max))
+            if len(found) == len(ranks):
+                break
+        return found + [self.max] * (len(ranks) - len(found))
+
     def summary(self, scale: float = 1e-6) -> dict[str, float | int]:
         """p50/p90/p99/p99.9/max/mean, scaled (default: nanoseconds to milliseconds)."""
         return {

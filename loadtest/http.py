@@ -45,9 +45,12 @@ def encode_request(
     return head + body if body is not None else head
 
 
-def encode_json_request(method: str, path: str, host: str, payload: object) -> bytes:
+def encode_json_request(
+    method: str, path: str, host: str, payload: object, headers: dict[str, str] | None = None
+) -> bytes:
     body = json.dumps(payload, separators=(",", ":")).encode()
-    return encode_request(method, path, host, body, {"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    return encode_request(method, path, host, body, headers)
 
 
 def header_value(head: bytes, name: bytes) -> bytes | None:
@@ -84,6 +87,8 @@ class ResponseParser:
         "remaining",
         "body_parts",
         "close_after",
+        "last_whole",
+        "last_length",
     )
 
     def __init__(self, on_response: ResponseCallback, keep_body: bool = False) -> None:
@@ -96,6 +101,10 @@ class ResponseParser:
         self.remaining = 0
         self.body_parts: list[bytes] = []
         self.close_after = False
+        # set when the last feed was exactly one Content-Length response:
+        # (offset of the head's end, offset of its Content-Length header)
+        self.last_whole: tuple[int, int] | None = None
+        self.last_length = 0
 
     @property
     def idle(self) -> bool:
@@ -103,6 +112,7 @@ class ResponseParser:
         return self.state == HEAD and not self.buffer
 
     def feed(self, data: bytes) -> None:
+        self.last_whole = None
         if self.buffer:
             data = self.buffer + data
             self.buffer = b""
@@ -209,6 +219,10 @@ class ResponseParser:
                 return pos
             if len(data) - pos >= length:  # the common case: the whole body is here
                 body = data[pos : pos + length] if self.keep_body else b""
+                whole = len(head) == head_end and head_end + 4 + length == len(data)
+                if whole and not self.close_after:
+                    self.last_whole = (head_end, cl_at + 2)
+                    self.last_length = length
                 self.on_response(status, head, body)
                 return pos + length
             self.remaining = length

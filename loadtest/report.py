@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import html
-import math
 from pathlib import Path
 
+from loadtest.charts import distribution_chart, line_chart
 from loadtest.claims import behaviour, evaluate, levels
+from loadtest.histogram import Histogram
 from loadtest.loc import CONCERNS
+from loadtest.markers import explain, markers_of
 from loadtest.textreport import format_errors
 
-COLORS = {"flask": "#1f77b4", "fastapi": "#2ca02c"}
 TITLES = {"flask": "Flask", "fastapi": "FastAPI"}
 
 
@@ -42,7 +43,11 @@ def cell(level: dict | None, key: str) -> str:
     if level is None:
         return "-"
     if key == "rps":
-        return f"{level['ok_rps']:,.0f}"
+        marks = markers_of(level)
+        return f"{level['ok_rps']:,.0f}" + (f" [{'; '.join(marks)}]" if marks else "")
+    if key == "cpu":
+        per_1000 = level.get("server", {}).get("cpu_ms_per_1000")
+        return "-" if per_1000 is None else f"{per_1000:,.0f}"
     if key == "latency":
         if not level["requests"]:
             return "no response"
@@ -62,6 +67,7 @@ def headline_table(results: dict) -> str:
     header += [f"{TITLES.get(fw, fw)} req/s" for fw in fws]
     header += [f"{TITLES.get(fw, fw)} mean / p99 ms" for fw in fws]
     header += [f"{TITLES.get(fw, fw)} errors" for fw in fws]
+    header += [f"{TITLES.get(fw, fw)} server CPU ms / 1,000 req" for fw in fws]
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name in scenario_names(results):
         for conns in all_levels(results):
@@ -69,10 +75,64 @@ def headline_table(results: dict) -> str:
             if not any(per_fw.values()):
                 continue
             cells = [name, f"{conns:,}"]
-            for key in ("rps", "latency", "errors"):
+            for key in ("rps", "latency", "errors", "cpu"):
                 cells += [cell(per_fw[fw], key) for fw in fws]
             rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
+
+
+def server_table(results: dict) -> str:
+    """What each request cost the server: CPU time and memory, from /proc."""
+    fws = frameworks(results)
+    header = ["scenario", "connections"]
+    for fw in fws:
+        title = TITLES.get(fw, fw)
+        header += [f"{title} CPU ms / 1,000 req", f"{title} CPU %", f"{title} RSS MiB"]
+    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in scenario_names(results):
+        conns_list = all_levels(results)
+        for conns in conns_list:
+            per_fw = {fw: levels(results, fw, name).get(conns) for fw in fws}
+            if not any(lv and "server" in lv for lv in per_fw.values()):
+                continue
+            cells = [name, f"{conns:,}"]
+            for fw in fws:
+                server = (per_fw[fw] or {}).get("server")
+                if not server:
+                    cells += ["-", "-", "-"]
+                    continue
+                per_1000 = server["cpu_ms_per_1000"]
+                rss = f"{server['rss_mib']:,.0f}"
+                per_conn = rss_per_connection(per_fw[fw], levels(results, fw, name))
+                if per_conn is not None:
+                    rss += f" ({per_conn:,.0f} KiB per connection)"
+                cells += [
+                    "-" if per_1000 is None else f"{per_1000:,.1f}",
+                    f"{server['cpu_percent']:,.0f}",
+                    rss,
+                ]
+            rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def rss_per_connection(level: dict, by_conns: dict[int, dict]) -> float | None:
+    """At the scenario's top level: the memory above idle, per connection held."""
+    if not by_conns or level["connections"] != max(by_conns) or "server" not in level:
+        return None
+    held = level.get("held") or level["connections"]
+    extra = level["server"]["rss_mib"] - level["server"]["idle_rss_mib"]
+    return max(0.0, extra) * 1024 / held if held else None
+
+
+def about_run(results: dict) -> list[str]:
+    """Everything marked, level by level, with the figures behind each marker."""
+    lines = []
+    for fw in frameworks(results):
+        for name in scenario_names(results):
+            for conns, level in sorted(levels(results, fw, name, skipped=True).items()):
+                for text in explain(level):
+                    lines.append(f"{TITLES.get(fw, fw)} {name} at {conns:,} connections: {text}")
+    return lines
 
 
 def behaviour_table(results: dict) -> str:
@@ -144,6 +204,33 @@ def environment_lines(results: dict) -> list[str]:
     ]
 
 
+HEADLINE_NOTE = (
+    "Successful requests per second; latency mean / p99 in milliseconds; the server's CPU "
+    "time per 1,000 requests. Markers in brackets say what a level did not do: "
+    "*reached N of M* (only N of the M connections were held and answered throughout the "
+    "window), *not steady* (Little's law off by more than 10%), *censored* (requests still in "
+    "flight at the window's end would change the latencies), *generator-bound* (the load "
+    "generator used over 90% of its cores: the figures are a lower bound)."
+)
+SERVER_NOTE = (
+    "From /proc, over each measured window: the server processes' CPU time per 1,000 "
+    "requests (the figure that holds on a shared machine), their CPU use (100% is one core) "
+    "and resident memory; at each scenario's top level, the memory above idle per connection."
+)
+BEHAVIOUR_NOTE = (
+    "stable: under 1% errors and p99 under 1 s; slow: p99 of 1 s or more; failing: 1% errors "
+    "or more; not steady: see the markers; did not hold its connections: the server turned "
+    "some away."
+)
+
+
+def about_lines(results: dict) -> list[str]:
+    lines = about_run(results) + unavailable_notes(results)
+    return [f"- {line}" for line in lines] or [
+        "- every level held its connections, was steady, uncensored and not generator-bound"
+    ]
+
+
 def markdown(results: dict) -> str:
     parts = [
         "# Flask vs FastAPI: load test report",
@@ -152,16 +239,25 @@ def markdown(results: dict) -> str:
         "",
         *environment_lines(results),
         "",
+        "## About this run",
+        "",
+        *about_lines(results),
+        "",
         "## Requests/s, latency and errors",
         "",
-        "Successful requests per second; latency mean / p99 in milliseconds.",
+        HEADLINE_NOTE,
         "",
         headline_table(results),
         "",
+        "## What each request cost the server",
+        "",
+        SERVER_NOTE,
+        "",
+        server_table(results),
+        "",
         "## Behaviour by concurrency",
         "",
-        "stable: under 1% errors and p99 under 1 s; slow: p99 of 1 s or more; "
-        "failing: 1% errors or more.",
+        BEHAVIOUR_NOTE,
         "",
         behaviour_table(results),
         "",
@@ -177,89 +273,10 @@ def markdown(results: dict) -> str:
         loc_table(results),
         "",
     ]
-    notes = unavailable_notes(results)
-    if notes:
-        parts += ["## Notes", "", *[f"- {note}" for note in notes], ""]
     return "\n".join(parts)
 
 
 # --- HTML ------------------------------------------------------------------------------
-
-
-def svg_chart(
-    title: str, x_values: list[int], series: dict[str, list[float | None]], y_label: str
-) -> str:
-    """A line chart: x categorical (connections), y linear from zero."""
-    width, height = 420, 260
-    left, right, top, bottom = 64, 16, 32, 44
-    plot_w, plot_h = width - left - right, height - top - bottom
-    values = [v for points in series.values() for v in points if v is not None]
-    y_max = max(values) if values else 1.0
-    y_max = nice_ceiling(y_max)
-    n = len(x_values)
-
-    def x_at(i: int) -> float:
-        return left + (plot_w * (i + 0.5) / n)
-
-    def y_at(v: float) -> float:
-        return top + plot_h - plot_h * (v / y_max if y_max else 0)
-
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-label="{html.escape(title)}">',
-        f'<text x="{width / 2}" y="18" text-anchor="middle" class="title">'
-        f"{html.escape(title)}</text>",
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
-        'class="axis"/>',
-        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" class="axis"/>',
-    ]
-    for tick in range(5):
-        v = y_max * tick / 4
-        y = y_at(v)
-        out.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" class="grid"/>'
-        )
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{short(v)}</text>')
-    for i, x in enumerate(x_values):
-        out.append(
-            f'<text x="{x_at(i):.1f}" y="{top + plot_h + 16}" text-anchor="middle">{x:,}</text>'
-        )
-    out.append(
-        f'<text x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle">connections</text>'
-    )
-    out.append(
-        f'<text x="14" y="{top + plot_h / 2}" text-anchor="middle" '
-        f'transform="rotate(-90 14 {top + plot_h / 2})">{html.escape(y_label)}</text>'
-    )
-    for legend_index, (name, points) in enumerate(series.items()):
-        color = COLORS.get(name, "#d62728")
-        coords = [(x_at(i), y_at(v)) for i, v in enumerate(points) if v is not None]
-        if len(coords) > 1:
-            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
-            out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
-        for x, y in coords:
-            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}"/>')
-        lx = left + 8 + legend_index * 90
-        out.append(f'<rect x="{lx}" y="{top + 2}" width="10" height="10" fill="{color}"/>')
-        out.append(f'<text x="{lx + 14}" y="{top + 11}">{TITLES.get(name, name)}</text>')
-    out.append("</svg>")
-    return "\n".join(out)
-
-
-def nice_ceiling(value: float) -> float:
-    if value <= 0:
-        return 1.0
-    magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return 10 * magnitude
-
-
-def short(value: float) -> str:
-    if value >= 1000:
-        return f"{value / 1000:g}k"
-    return f"{value:g}"
 
 
 def markdown_table_to_html(table: str) -> str:
@@ -296,37 +313,44 @@ svg .grid{stroke:#eee}
 """
 
 
-def html_page(results: dict) -> str:
+def scenario_charts(results: dict, name: str) -> str:
     fws = frameworks(results)
     conns_list = all_levels(results)
-    sections = []
-    for name in scenario_names(results):
-        throughput = {}
-        p99 = {}
-        mean = {}
-        for fw in fws:
-            by_conns = levels(results, fw, name)
-            answered = [
-                by_conns.get(c) if by_conns.get(c, {}).get("requests") else None for c in conns_list
-            ]
-            throughput[fw] = [by_conns[c]["ok_rps"] if c in by_conns else None for c in conns_list]
-            p99[fw] = [lvl["latency_ms"]["p99"] if lvl else None for lvl in answered]
-            mean[fw] = [lvl["latency_ms"]["mean"] if lvl else None for lvl in answered]
-        if not any(v is not None for points in throughput.values() for v in points):
-            continue
-        charts = [
-            svg_chart(f"{name}: throughput", conns_list, throughput, "successful req/s"),
-            svg_chart(f"{name}: mean latency", conns_list, mean, "ms"),
-            svg_chart(f"{name}: p99 latency", conns_list, p99, "ms"),
+    throughput, cpu, marked, curves = {}, {}, {}, []
+    for fw in fws:
+        by_conns = levels(results, fw, name)
+        title = TITLES.get(fw, fw)
+        throughput[title] = [by_conns[c]["ok_rps"] if c in by_conns else None for c in conns_list]
+        cpu[title] = [
+            by_conns[c].get("server", {}).get("cpu_ms_per_1000") if c in by_conns else None
+            for c in conns_list
         ]
-        sections.append(f"<h3>{html.escape(name)}</h3><div class='charts'>{''.join(charts)}</div>")
+        marked[title] = [bool(markers_of(by_conns.get(c))) for c in conns_list]
+        for conns, level in sorted(by_conns.items()):
+            if level.get("histogram", {}).get("count"):
+                label = f"{title} {conns:,}" + (" *" if markers_of(level) else "")
+                curves.append((title, conns_list.index(conns), label, level["histogram"]))
+    if not any(v is not None for points in throughput.values() for v in points):
+        return ""
+    charts = [line_chart(f"{name}: throughput", conns_list, throughput, "successful req/s", marked)]
+    if any(v is not None for points in cpu.values() for v in points):
+        charts.append(
+            line_chart(f"{name}: server CPU", conns_list, cpu, "CPU ms per 1,000 req", marked)
+        )
+    if curves:
+        charts.append(
+            distribution_chart(
+                f"{name}: latency by percentile",
+                [(t, i, label, Histogram.from_dict(h)) for t, i, label, h in curves],
+            )
+        )
+    return f"<h3>{html.escape(name)}</h3><div class='charts'>{''.join(charts)}</div>"
+
+
+def html_page(results: dict) -> str:
+    sections = "".join(scenario_charts(results, name) for name in scenario_names(results))
     env = "".join(f"<li>{html.escape(line[2:])}</li>" for line in environment_lines(results))
-    notes = unavailable_notes(results)
-    notes_html = (
-        "<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"
-        if notes
-        else ""
-    )
+    about = "".join(f"<li>{html.escape(line[2:])}</li>" for line in about_lines(results))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Flask vs FastAPI: load test report</title>
@@ -335,18 +359,25 @@ def html_page(results: dict) -> str:
 <h1>Flask vs FastAPI: load test report</h1>
 <p>Run {html.escape(results["started"])}.</p>
 <ul>{env}</ul>
+<h2>About this run</h2>
+<ul>{about}</ul>
 <h2>The claims</h2>
 {markdown_table_to_html(claims_table(results))}
-<h2>Throughput and latency against concurrency</h2>
-{"".join(sections)}
+<h2>Throughput, server CPU and latency</h2>
+<p>Hollow points and curves marked * are levels with markers (see About this run). The latency
+curves plot each percentile on a log scale, as HdrHistogram does: the further right, the rarer
+the request.</p>
+{sections}
 <h2>Requests/s, latency and errors</h2>
-<p>Successful requests per second; latency mean / p99 in milliseconds.</p>
+<p>{html.escape(HEADLINE_NOTE.replace("*", ""))}</p>
 {markdown_table_to_html(headline_table(results))}
+<h2>What each request cost the server</h2>
+<p>{html.escape(SERVER_NOTE)}</p>
+{markdown_table_to_html(server_table(results))}
 <h2>Behaviour by concurrency</h2>
 {markdown_table_to_html(behaviour_table(results))}
 <h2>Lines of code per concern</h2>
 {markdown_table_to_html(loc_table(results))}
-{notes_html}
 </body></html>
 """
 

@@ -11,14 +11,43 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from loadtest import scenarios
-from loadtest.engine import Worker, WorkerResult, WorkerSpec, event_loop_name, new_event_loop
+from loadtest.engine import (
+    LITTLE_TOLERANCE,
+    Worker,
+    WorkerSpec,
+    censored,
+    event_loop_name,
+    is_success,
+    little_off,
+    new_event_loop,
+)
+from loadtest.histogram import Histogram
+from loadtest.limits import cpu_count
+from loadtest.markers import level_markers
+from loadtest.result import WorkerResult
 
-ProgressFn = Callable[[int, int, float], None]  # completed, errors, elapsed seconds
+ProgressFn = Callable[[int, int, float, int], None]  # completed, errors, seconds, open
+GENERATOR_BOUND = 0.90  # of the generator's cores, used or waited for
+
+
+class WindowError(ValueError):
+    """A timeout that could never fire inside the measured window."""
+
+
+def check_window(timeout: float, duration: float, max_duration: float | None) -> None:
+    longest = max(duration, max_duration or 0)
+    if timeout >= longest:
+        raise WindowError(
+            f"the timeout ({timeout:g} s) must be shorter than the measured window "
+            f"({longest:g} s): a request slower than the window could never time out inside "
+            "it, and its latency would go unseen. Use a shorter --timeout or a longer "
+            "--duration / --max-duration."
+        )
 
 
 def run_worker(
     spec: WorkerSpec,
-    progress: Callable[[WorkerResult], None] | None = None,
+    progress: Callable[[WorkerResult, int], None] | None = None,
     wait_for_start: Callable[[], int] | None = None,
 ) -> WorkerResult:
     async def main() -> WorkerResult:
@@ -48,9 +77,10 @@ def _child(spec_data: dict, pipe, counters, index: int) -> None:
         pipe.send("ready")  # every connection is open
         return pipe.recv()
 
-    def progress(result: WorkerResult) -> None:
-        counters[2 * index] = result.completed
-        counters[2 * index + 1] = count_failures(result)
+    def progress(result: WorkerResult, open_now: int) -> None:
+        counters[3 * index] = result.completed
+        counters[3 * index + 1] = count_failures(result)
+        counters[3 * index + 2] = open_now
 
     result = run_worker(spec, progress, wait_for_start)
     pipe.send(result.to_dict())
@@ -79,8 +109,14 @@ def run_level(
     workers: int = 1,
     progress: ProgressFn | None = None,
     warmup: float = 0.0,
+    max_duration: float | None = None,
 ) -> dict:
-    """Drive the load and return the merged measurements as a JSON-ready dict."""
+    """Drive the load and return the merged measurements as a JSON-ready dict.
+
+    The window lasts `duration`, and for closed-loop levels that have not settled yet
+    (every connection a few answers, Little's law holding, nothing censored) up to
+    `max_duration`."""
+    check_window(timeout, duration, max_duration)
     if scenario.kind == "ws_broadcast":
         workers = 1  # the closed-loop publisher needs every subscriber in its own process
     workers = max(1, min(workers, connections))
@@ -93,26 +129,27 @@ def run_level(
         duration=duration,
         timeout=timeout,
         warmup=warmup,
+        max_duration=max_duration,
     )
     if workers == 1:
         last = [0.0]
 
-        def report(result: WorkerResult) -> None:
+        def report(result: WorkerResult, open_now: int) -> None:
             now = time.monotonic()
             if progress is not None and now - last[0] >= 0.5:
                 last[0] = now
-                progress(result.completed, count_failures(result), now - started)
+                progress(result.completed, count_failures(result), now - started, open_now)
 
         spec = WorkerSpec(**base, connections=connections, rate=rate)
         merged = run_worker(spec, report)
     else:
         merged = _run_processes(base, connections, rate, workers, progress, started)
-    return summarize(scenario, merged, connections, duration, rate, workers)
+    return summarize(scenario, merged, connections, duration, rate, workers, timeout)
 
 
 def _run_processes(base, connections, rate, workers, progress, started) -> WorkerResult:
     context = multiprocessing.get_context("spawn")
-    counters = context.Array("q", 2 * workers, lock=False)
+    counters = context.Array("q", 3 * workers, lock=False)
     children = []
     first = 0
     for index, share in enumerate(split(connections, workers)):
@@ -137,7 +174,7 @@ def _run_processes(base, connections, rate, workers, progress, started) -> Worke
     start_at = time.monotonic_ns() + 100_000_000
     for _, pipe in children:
         pipe.send(start_at)
-    merged = WorkerResult()
+    merged = WorkerResult(processes=0)
     waiting = {pipe: process for process, pipe in children}
     while waiting:
         for pipe in list(waiting):
@@ -148,14 +185,15 @@ def _run_processes(base, connections, rate, workers, progress, started) -> Worke
                 waiting.pop(pipe)
                 merged.count_error("worker", "a load worker process died")
         if progress is not None and waiting:
-            completed = sum(counters[0::2])
-            errors = sum(counters[1::2])
-            progress(completed, errors, time.monotonic() - started)
+            completed = sum(counters[0::3])
+            errors = sum(counters[1::3])
+            progress(completed, errors, time.monotonic() - started, sum(counters[2::3]))
     return merged
 
 
-def is_success(status: int) -> bool:
-    return 200 <= status < 300 or status == 101
+def generator_cores(processes: int) -> int:
+    """The cores the generator's processes could use at once."""
+    return max(1, min(processes, cpu_count()))
 
 
 def summarize(
@@ -165,6 +203,7 @@ def summarize(
     duration: float,
     rate: float | None,
     workers: int,
+    timeout: float = 0.0,
 ) -> dict:
     errors = dict(result.errors)
     for status, n in result.statuses.items():
@@ -174,45 +213,105 @@ def summarize(
     elapsed = result.elapsed or duration
     ok = sum(n for status, n in result.statuses.items() if is_success(status))
     attempts = result.completed + sum(result.errors.values())
-    return {
+    cores = generator_cores(result.processes)
+    busy = (result.cpu_seconds + result.cpu_wait_seconds) / (elapsed * cores)
+    closed_loop = not rate and scenario.kind in ("http", "ws_echo")
+    off = (
+        little_off(result.in_flight_mean, result.completed, elapsed, result.latency.mean)
+        if closed_loop
+        else None
+    )
+    with_unfinished = Histogram()
+    with_unfinished.merge(result.latency)
+    with_unfinished.merge(result.unfinished_age)
+    level = {
         "scenario": scenario.name,
         "kind": scenario.kind,
         "connections": connections,
         "rate": rate,
         "duration": round(elapsed, 3),
+        "window": {
+            "shortest": duration,
+            "seconds": round(elapsed, 3),
+            "limit_hit": result.window_limit_hit,
+            "warmup_seconds": round(result.warmup_seconds, 3),
+            "ramp_seconds": round(result.ramp_seconds, 3),
+            "start_ns": result.window_start_ns,
+            "end_ns": result.window_end_ns,
+        },
+        "timeout": timeout,
         "workers": workers,
         "event_loop": event_loop_name(),
+        "target": connections,
+        "opened": result.peak_connections,
+        "open_at_start": result.open_at_start,
+        "held": result.held,
+        "reached": result.held >= connections,
+        "connects": result.connections_opened,
+        "connect_failures": {
+            "before_window": result.errors_before.get("connect", 0),
+            "in_window": result.errors.get("connect", 0),
+        },
+        "errors_before_window": result.errors_before,
+        "error_details_before_window": result.error_details_before,
         "requests": result.completed,
         "sent": result.sent,
         "ok": ok,
-        "rps": round(result.completed / elapsed, 1),
-        "ok_rps": round(ok / elapsed, 1),
+        "rps": round(result.completed_per_second, 1),
+        "ok_rps": round(result.ok_per_second, 1),
         "latency_ms": result.latency.summary(),
         "connect_ms": result.connect.summary(),
         "statuses": {str(k): v for k, v in sorted(result.statuses.items())},
         "errors": errors,
         "error_details": result.error_details,
         "error_rate": round(total_errors / attempts, 5) if attempts else 0.0,
-        "connections_opened": result.connections_opened,
         "peak_connections": result.peak_connections,
+        "connections_opened": result.connections_opened,
         "unfinished": result.unfinished,
+        "unfinished_age_ms": result.unfinished_age.summary(),
+        "latency_with_unfinished_ms": with_unfinished.summary(),
+        "censored": censored(result.latency, result.unfinished_age),
+        "littles_law": {
+            "in_flight": round(result.in_flight_mean, 1),
+            "throughput_x_latency": round(
+                result.completed / elapsed * result.latency.mean / 1e9, 1
+            ),
+            "off": None if off is None else round(off, 4),
+        },
+        "steady": None if off is None else off <= LITTLE_TOLERANCE,
+        "generator": {
+            "processes": result.processes,
+            "cores": cores,
+            "cpu_seconds": round(result.cpu_seconds, 3),
+            "cpu_wait_seconds": round(result.cpu_wait_seconds, 3),
+            "cpu_percent": round(100 * result.cpu_seconds / (elapsed * cores), 1),
+            "busy_percent": round(100 * busy, 1),
+            "bound": busy > GENERATOR_BOUND,
+        },
         "histogram": result.latency.to_dict(),
+        "unfinished_histogram": result.unfinished_age.to_dict(),
     }
+    level["markers"] = level_markers(level)
+    return level
 
 
 class ProgressLine:
-    """A live one-line progress display on stderr (a line every few seconds when piped)."""
+    """A live one-line progress display on stderr (a line every few seconds when piped).
 
-    def __init__(self, label: str, duration: float, stream=sys.stderr) -> None:
+    It shows how many of the level's connections are open, so a level that never
+    reaches its target says so while it runs."""
+
+    def __init__(self, label: str, duration: float, target: int = 0, stream=sys.stderr) -> None:
         self.label = label
         self.duration = duration
+        self.target = target
         self.stream = stream
         self.tty = stream.isatty()
         self.last_completed = 0
         self.last_time = 0.0
         self.last_print = -10.0
 
-    def __call__(self, completed: int, errors: int, elapsed: float) -> None:
+    def __call__(self, completed: int, errors: int, elapsed: float, open_now: int = 0) -> None:
         window = elapsed - self.last_time
         if window <= 0:
             return
@@ -221,9 +320,14 @@ class ProgressLine:
         if not self.tty and elapsed - self.last_print < 5:
             return
         self.last_print = elapsed
+        held = ""
+        if self.target:
+            held = f"  open {open_now:,}/{self.target:,}"
+            if open_now < self.target:
+                held += f" (reached {open_now:,} of {self.target:,})"
         text = (
-            f"{self.label}  {min(elapsed, self.duration):5.1f}/{self.duration:g}s  "
-            f"{completed:>10,} done  {rate:>10,.0f}/s  errors {errors:,}"
+            f"{self.label}  {elapsed:5.1f}s (window {self.duration:g}s+)  "
+            f"{completed:>10,} done  {rate:>10,.0f}/s  errors {errors:,}{held}"
         )
         if self.tty:
             self.stream.write("\r" + text + "\x1b[K")

@@ -22,6 +22,7 @@ from loadtest.sources import (
     item_payload,
     predict_requests,
 )
+from loadtest.websocket import first_message, is_joined_message
 
 SEED_ITEMS = 100
 PAGE_SIZE = 20
@@ -81,7 +82,16 @@ def setup(scenario: Scenario, api: ApiClient) -> dict:
             state["ids"].append(item["id"])
     if scenario.needs == "ml":
         api.get("/api/v1/models/digits")  # fails early, and clearly, without the ML feature
+    if scenario.kind == "ws_broadcast":
+        # Services that confirm a join ({"type": "joined"}) let the publisher wait for every
+        # subscriber to be in the room; with older ones a subscriber counts once it is open.
+        state["joins"] = probe_joins(api.host, api.port, api.prefix, state["tag"])
     return state
+
+
+def probe_joins(host: str, port: int, prefix: str, tag: str) -> bool:
+    """Whether the service confirms a room join with a first `{"type": "joined"}`."""
+    return is_joined_message(first_message(host, port, f"{prefix}/ws/rooms/{tag}-probe"))
 
 
 def teardown(scenario: Scenario, api: ApiClient, state: dict) -> int:
@@ -91,10 +101,14 @@ def teardown(scenario: Scenario, api: ApiClient, state: dict) -> int:
     return 0
 
 
-def plan(scenario: Scenario, state: dict, host_header: str, prefix: str) -> dict:
+def plan(
+    scenario: Scenario, state: dict, host_header: str, prefix: str, token: str | None = None
+) -> dict:
     """Plain data each worker turns into connections and request sources."""
     result: dict = {"kind": scenario.kind, "host_header": host_header, "prefix": prefix}
     result["tag"] = state["tag"]
+    result["token"] = token
+    result["joins"] = state.get("joins", False)
     name = scenario.name
     if name == "health":
         result["requests"] = [encode_request("GET", f"{prefix}/health", host_header)]
@@ -127,5 +141,9 @@ def make_source(plan_data: dict, connection: int):
     if plan_data.get("requests"):
         return CycleSource(plan_data["requests"], connection)
     return WriteMixSource(
-        plan_data["host_header"], plan_data["prefix"], plan_data["tag"], connection + 1
+        plan_data["host_header"],
+        plan_data["prefix"],
+        plan_data["tag"],
+        connection + 1,
+        plan_data.get("token"),
     )

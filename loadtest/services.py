@@ -23,8 +23,12 @@ class ServiceError(Exception):
     """A service could not be generated, installed or started."""
 
 
-def generate(framework: str, output_dir: Path) -> Path:
-    """Render the framework's template with every feature on; the project directory."""
+SERVERS = ("gunicorn", "granian")
+
+
+def generate(framework: str, output_dir: Path, options: dict[str, object] | None = None) -> Path:
+    """Render the framework's template with every feature on (unless `options` turn one
+    off or choose the database); the project directory."""
     from cookiecutter.main import cookiecutter
 
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -39,6 +43,7 @@ def generate(framework: str, output_dir: Path) -> Path:
                 "project_name": f"bench-{framework}",
                 # the interpreter that will run it, so requires-python admits it
                 "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
+                **(options or {}),
             },
         )
     except Exception as exc:  # cookiecutter raises many kinds; all mean "no project"
@@ -50,22 +55,24 @@ def package_name(project: Path) -> str:
     return project.name.replace("-", "_")
 
 
-def install(project: Path, venv: Path) -> Path:
-    """A virtualenv with the project installed in editable mode; its python.
+def install(project: Path, venv: Path, extra: tuple[str, ...] = ()) -> Path:
+    """A virtualenv with the project (and `extra` packages, such as another server)
+    installed in editable mode; its python.
 
     The venv is reused while the project's pyproject.toml is unchanged, so repeated runs
     start in seconds.
     """
     python = venv / "bin" / "python"
     stamp = venv / ".pyproject-sha256"
-    digest = hashlib.sha256((project / "pyproject.toml").read_bytes()).hexdigest()
+    pyproject = (project / "pyproject.toml").read_bytes()
+    digest = hashlib.sha256(pyproject + " ".join(extra).encode()).hexdigest()
     if python.exists() and stamp.exists() and stamp.read_text() == digest:
         return python
     shutil.rmtree(venv, ignore_errors=True)
     steps = [
         [sys.executable, "-m", "venv", str(venv)],
         [str(python), "-m", "pip", "install", "-q", "--upgrade", "pip"],
-        [str(python), "-m", "pip", "install", "-q", "-e", str(project)],
+        [str(python), "-m", "pip", "install", "-q", "-e", str(project), *extra],
     ]
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True)
@@ -101,6 +108,10 @@ class RunningService:
     process: subprocess.Popen
     log_path: Path
 
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
     def stop(self) -> None:
         """SIGTERM to gunicorn's master (its own process group), SIGKILL if it lingers."""
         if self.process.poll() is not None:
@@ -124,8 +135,11 @@ def start(
     server_cpus: str | None,
     extra_env: dict[str, str],
     use_path: bool,
+    server: str = "gunicorn",
+    template: str = "",
 ) -> RunningService:
-    """Start `gunicorn -c gunicorn.conf.py` in the project and wait for /health."""
+    """Start the project under its production server (`gunicorn -c gunicorn.conf.py`), or
+    under Granian, and wait for /health."""
     port = free_port()
     env = dict(os.environ)
     for name in ("REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DATABASE_URL"):
@@ -141,10 +155,16 @@ def start(
     )
     if use_path:  # run from the generated tree with this interpreter's packages
         env["PYTHONPATH"] = str(project) + os.pathsep + env.get("PYTHONPATH", "")
-    command = [str(python), "-m", "gunicorn", "-c", "gunicorn.conf.py"]
+    log_path = run_dir / f"{framework}-server.log"
+    if server == "granian":
+        migrate(project, python, env, log_path)
+        command = granian_command(project, python, port, workers, asgi=template == "fastapi")
+    elif server == "gunicorn":
+        command = [str(python), "-m", "gunicorn", "-c", "gunicorn.conf.py"]
+    else:
+        raise ServiceError(f"unknown server {server!r}; choose from {', '.join(SERVERS)}")
     if server_cpus and shutil.which("taskset"):
         command = ["taskset", "-c", server_cpus, *command]
-    log_path = run_dir / f"{framework}-server.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
         command,
@@ -169,3 +189,37 @@ def start(
             time.sleep(0.3)
     service.stop()
     raise ServiceError(f"the {framework} server did not answer /health in {STARTUP_SECONDS}s")
+
+
+def migrate(project: Path, python: Path, env: dict[str, str], log_path: Path) -> None:
+    """Apply the migrations once, as gunicorn's master does before it starts workers."""
+    code = f"from {package_name(project)}.core.db import upgrade_database; upgrade_database()"
+    done = subprocess.run([str(python), "-c", code], cwd=project, env=env, capture_output=True)
+    log_path.write_bytes(done.stdout + done.stderr)
+    if done.returncode != 0:
+        raise ServiceError(f"migrating {project.name} failed:\n{done.stderr[-2000:].decode()}")
+
+
+def granian_command(project: Path, python: Path, port: int, workers: int, asgi: bool) -> list[str]:
+    """Granian: FastAPI over ASGI; Flask over WSGI (Granian's WSGI mode carries no
+    WebSockets, so the Flask project is generated without them)."""
+    package = package_name(project)
+    target = [f"{package}.main:app"] if asgi else ["--factory", f"{package}.main:create_app"]
+    interface = "asgi" if asgi else "wsgi"
+    return [
+        str(python),
+        "-m",
+        "granian",
+        "--interface",
+        interface,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--backlog",
+        "2048",
+        "--no-log",
+        *target,
+    ]

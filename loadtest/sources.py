@@ -44,9 +44,21 @@ def item_payload(rng: random.Random, tag: str, n: int) -> dict:
 class WriteMixSource:
     """Create an item, update it, delete it; again. One request in flight at a time."""
 
-    __slots__ = ("host", "prefix", "tag", "rng", "step", "item_path", "serial", "keep_body")
+    __slots__ = (
+        "host",
+        "prefix",
+        "tag",
+        "rng",
+        "step",
+        "item_path",
+        "serial",
+        "keep_body",
+        "headers",
+    )
 
-    def __init__(self, host: str, prefix: str, tag: str, seed: int) -> None:
+    def __init__(self, host: str, prefix: str, tag: str, seed: int, token: str | None = None):
+        # writes need the bearer token in services with authentication
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.host = host
         self.prefix = prefix
         self.tag = tag
@@ -64,11 +76,12 @@ class WriteMixSource:
                 f"{self.prefix}/api/v1/items",
                 self.host,
                 item_payload(self.rng, self.tag, self.serial),
+                self.headers,
             )
         if self.step == 1:
             patch = {"price": round(self.rng.uniform(1, 1000), 2)}
-            return encode_json_request("PATCH", self.item_path, self.host, patch)
-        return encode_request("DELETE", self.item_path, self.host)
+            return encode_json_request("PATCH", self.item_path, self.host, patch, self.headers)
+        return encode_request("DELETE", self.item_path, self.host, headers=self.headers)
 
     def observe(self, status: int, head: bytes, body: bytes) -> None:
         if self.step == 0 or not self.item_path:

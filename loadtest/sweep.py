@@ -9,7 +9,8 @@ from loadtest import scenarios
 from loadtest.api import ApiClient, ApiError
 from loadtest.http import split_url
 from loadtest.limits import ensure_open_files, open_files_warning
-from loadtest.runner import ProgressLine, run_level
+from loadtest.procstat import ServerMonitor
+from loadtest.runner import ProgressLine, check_window, run_level
 from loadtest.textreport import level_table
 
 
@@ -45,12 +46,19 @@ def run_scenario(
     label: str = "",
     quiet: bool = False,
     warmup: float = 0.0,
+    max_duration: float | None = None,
+    token: str | None = None,
+    monitor: ServerMonitor | None = None,
 ) -> dict:
-    """Seed, sweep the connection levels, clean up; the results as a dict."""
+    """Seed, sweep the connection levels, clean up; the results as a dict.
+
+    `token` is sent as a bearer token with every request that needs one; `monitor`, when
+    given, adds the server's own CPU time and memory to each level."""
+    check_window(timeout, duration, max_duration)
     host, port, prefix = split_url(url)
     host_header = f"{host}:{port}"
     scenario = scenarios.get(scenario_name)
-    api = ApiClient(host, port, prefix)
+    api = ApiClient(host, port, prefix, token=token)
     outcome: dict = {"scenario": scenario.name, "summary": scenario.summary, "levels": []}
     try:
         state = scenarios.setup(scenario, api)
@@ -59,7 +67,7 @@ def run_scenario(
         api.close()
         return outcome
     try:
-        plan = scenarios.plan(scenario, state, host_header, prefix)
+        plan = scenarios.plan(scenario, state, host_header, prefix, token)
         for connections in levels:
             can_hold = ensure_open_files(connections * (2 if workers == 1 else 1))
             if can_hold < connections:
@@ -73,7 +81,9 @@ def run_scenario(
                 continue
             settle_seconds = wait_until_idle(api)
             progress = (
-                None if quiet else ProgressLine(f"{label}{scenario.name} c={connections}", duration)
+                None
+                if quiet
+                else ProgressLine(f"{label}{scenario.name} c={connections}", duration, connections)
             )
             level = run_level(
                 host,
@@ -87,10 +97,15 @@ def run_scenario(
                 workers,
                 progress,
                 warmup,
+                max_duration,
             )
             if progress is not None:
                 progress.done()
             level["settle_seconds"] = settle_seconds
+            if monitor is not None:
+                level["server"] = monitor.usage(
+                    level["window"]["start_ns"], level["window"]["end_ns"], level["requests"]
+                )
             outcome["levels"].append(level)
             if not quiet:
                 print(level_table([level], header=not outcome["levels"][:-1]), flush=True)
@@ -101,3 +116,21 @@ def run_scenario(
             outcome["cleanup_error"] = str(exc)
         api.close()
     return outcome
+
+
+def bearer_token(
+    url: str, token: str | None, username: str | None, password: str | None
+) -> str | None:
+    """The token to send: the one given, or one from logging in once. A service without a
+    token endpoint gets no Authorization header at all."""
+    if token or not username:
+        return token
+    host, port, prefix = split_url(url)
+    api = ApiClient(host, port, prefix)
+    try:
+        token = api.login(username, password or "")
+    finally:
+        api.close()
+    if token is None:
+        print(f"{url} has no token endpoint: running without authentication", file=sys.stderr)
+    return token

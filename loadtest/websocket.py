@@ -4,8 +4,11 @@ and an incremental parser for server frames."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import json
 import os
+import socket
 import struct
 from collections.abc import Callable
 
@@ -137,3 +140,43 @@ class FrameParser:
         else:
             self.fragments = [payload]
             self.fragment_opcode = opcode
+
+
+def first_message(host: str, port: int, path: str, wait: float = 1.0) -> bytes | None:
+    """Open a WebSocket, return the first text message the server sends unasked within
+    `wait` seconds (None if there is none), and close it again."""
+    request, _ = handshake_request(path, f"{host}:{port}")
+    received: list[bytes] = []
+    parser = FrameParser(lambda opcode, payload: received.append(payload))
+    with socket.create_connection((host, port), timeout=wait + 2) as sock:
+        sock.sendall(request)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return None
+            head += chunk
+        head, rest = head.split(b"\r\n\r\n", 1)
+        if head[9:12] != b"101":
+            raise ProtocolError(f"WebSocket upgrade refused: {head[:40]!r}")
+        sock.settimeout(wait)
+        try:
+            if rest:
+                parser.feed(rest)
+            while not received:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                parser.feed(chunk)
+        except TimeoutError:
+            pass
+        with contextlib.suppress(OSError):
+            sock.sendall(encode_close())
+    return received[0] if received else None
+
+
+def is_joined_message(payload: bytes | None) -> bool:
+    try:
+        return json.loads(payload or b"").get("type") == "joined"
+    except (ValueError, AttributeError):
+        return False

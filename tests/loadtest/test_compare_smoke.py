@@ -20,6 +20,10 @@ def test_compare_quick_writes_the_report(tmp_path):
             "--no-install",
             "--duration",
             "0.3s",
+            "--max-duration",
+            "1s",
+            "--timeout",
+            "0.8s",
             "--connections",
             "10,50",
             "--scenarios",
@@ -42,6 +46,11 @@ def test_compare_quick_writes_the_report(tmp_path):
             for level in outcome["levels"]:
                 assert level["requests"] > 0, (framework, name, level)
                 assert level["error_rate"] < 0.05, (framework, name, level["errors"])
+                assert level["held"] == level["target"], (framework, name, level["markers"])
+                assert level["server"]["cpu_seconds"] > 0, (framework, name)
+                assert level["server"]["cpu_ms_per_1000"] > 0, (framework, name)
         assert results["loc"][framework]["total"] > 0
-    assert "| health | 10 |" in (out / "report.md").read_text()
-    assert "<svg" in (out / "report.html").read_text()
+    report = (out / "report.md").read_text()
+    assert "| health | 10 |" in report
+    assert "## About this run" in report and "## What each request cost the server" in report
+    assert "latency by percentile" in (out / "report.html").read_text()

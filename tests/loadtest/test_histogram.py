@@ -72,3 +72,12 @@ def test_round_trip_through_a_dict():
 
 def test_empty_histogram_reports_zeros():
     assert Histogram().summary()["p99"] == 0
+
+
+def test_many_percentiles_in_one_pass_match_one_at_a_time():
+    rng = random.Random(3)
+    hist = Histogram()
+    for _ in range(3000):
+        hist.record(int(rng.lognormvariate(12, 1.5)))
+    pcts = [0, 10, 50, 90, 99, 99.9, 99.99, 100]
+    assert hist.percentiles(pcts) == [hist.percentile(p) for p in pcts]

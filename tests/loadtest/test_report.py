@@ -2,19 +2,50 @@
 
 from loadtest.claims import evaluate
 from loadtest.histogram import Histogram
-from loadtest.report import headline_table, html_page, markdown
+from loadtest.markers import level_markers
+from loadtest.report import headline_table, html_page, markdown, server_table
 
 
-def level(connections: int, rps: float, mean: float, p99: float, error_rate: float = 0.0):
-    return {
+def level(
+    connections: int,
+    rps: float,
+    mean: float,
+    p99: float,
+    error_rate: float = 0.0,
+    held: int | None = None,
+    steady: bool = True,
+):
+    hist = Histogram()
+    for value in (mean * 0.5, mean, mean * 1.2, p99):
+        hist.record(int(value * 1e6))
+    held = connections if held is None else held
+    data = {
         "connections": connections,
+        "target": connections,
+        "opened": held,
+        "held": held,
+        "reached": held >= connections,
+        "steady": steady,
+        "censored": False,
+        "littles_law": {"in_flight": connections, "throughput_x_latency": 1.0, "off": 0.5},
+        "generator": {"bound": False},
         "requests": int(rps * 10),
         "ok_rps": rps,
         "rps": rps,
         "latency_ms": {"mean": mean, "p99": p99},
         "errors": {"timeout": 5} if error_rate else {},
         "error_rate": error_rate,
+        "connect_failures": {"before_window": connections - held, "in_window": 0},
+        "histogram": hist.to_dict(),
+        "server": {
+            "cpu_ms_per_1000": 250.0,
+            "cpu_percent": 98.0,
+            "rss_mib": 200.0 + connections / 100,
+            "idle_rss_mib": 200.0,
+        },
     }
+    data["markers"] = level_markers(data)
+    return data
 
 
 def results() -> dict:
@@ -91,8 +122,40 @@ def test_markdown_and_html_carry_the_tables_and_charts():
     text = markdown(data)
     assert "## The claims" in text and "Lines of code per concern" in text
     page = html_page(data)
-    assert page.count("<svg") == 3  # throughput, mean and p99 latency for the one scenario
+    assert page.count("<svg") == 3  # throughput, server CPU and latency by percentile
+    assert page.count("<polyline") == 2 + 2 + 6  # a line per framework, a curve per level
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    # 100 MiB over the idle 200 MiB, for 10,000 connections, at the top level only
+    assert "| 300 (10 KiB per connection) |" in server_table(data)
+    assert "| 210 |" in server_table(data)
+
+
+def test_a_level_that_did_not_hold_its_connections_is_evidence_about_the_server():
+    data = results()
+    flask = data["frameworks"]["flask"]["scenarios"]["health"]["levels"]
+    flask[2] = level(10000, 1353, 700, 1900, held=4096)
+    rows = {row["claim"]: row for row in evaluate(data)}
+    at_10000 = rows["at 10,000 Flask needs scaling while FastAPI handles it"]
+    assert at_10000["verdict"] == "supported"
+    assert "Flask did not hold its connections" in at_10000["evidence"]
+    assert "accepted at most 4,096 connections at once" in at_10000["evidence"]
+    assert "1,353" not in at_10000["evidence"]  # no throughput "at 10,000" it never ran at
+    assert "| 1,353 [reached 4,096 of 10,000] |" in headline_table(data)
+    about = markdown(data).split("## About this run")[1].split("##")[0]
+    assert "Flask health at 10,000 connections: reached 4,096 of 10,000" in about
+    assert "5,904 connection attempts failed" in about
+    assert "reached 4,096 of 10,000" in html_page(data)
+
+
+def test_levels_that_were_not_steady_are_left_out_of_the_verdicts():
+    data = results()
+    fastapi = data["frameworks"]["fastapi"]["scenarios"]["health"]["levels"]
+    fastapi[1] = level(1000, 90000, 40, 90, steady=False)  # a best level that is not steady
+    rows = {row["claim"]: row for row in evaluate(data)}
+    throughput = rows["FastAPI 15,000-30,000 requests/s vs Flask 2,000-5,000"]
+    assert "90,000" not in throughput["evidence"]
+    assert "FastAPI 25,000 vs Flask 3,100" in throughput["evidence"]
+    assert "not steady" in headline_table(data)
 
 
 def test_histogram_summary_feeds_the_report_shape():

@@ -1,12 +1,17 @@
 """A tiny asyncio HTTP/1.1 + WebSocket server that counts what it receives.
 
-It answers GET /health, GET /boom (500), GET /hangup (closes mid-response) and upgrades
-GET /ws/echo to a WebSocket that echoes every text message.
+It answers GET /health, GET /boom (500), GET /hangup (closes mid-response), GET /slow
+(after `slow_seconds`), GET /chunky (a body in thousands of tiny chunks: cheap to send,
+costly to parse). It upgrades GET /ws/echo to a WebSocket that echoes every text message,
+and GET /ws/rooms/<room> to one that sends every message to the whole room (first saying
+`joined` when `joins` is set).
+With `max_connections` it holds at most that many connections and resets the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 import threading
 
@@ -18,6 +23,13 @@ HEALTH = (
 )
 BOOM = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
 NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+FLIP = (
+    b"HTTP/1.1 503 No\r\nContent-Length: 2\r\n\r\nno",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+)
+CHUNKY = (
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"1\r\nx\r\n" * 20000 + b"0\r\n\r\n"
+)
 
 
 def server_frame(payload: bytes, opcode: int = OP_TEXT) -> bytes:
@@ -32,9 +44,26 @@ class Connection(asyncio.Protocol):
         self.server = server
         self.buffer = b""
         self.frames: FrameParser | None = None
+        self.room: set | None = None
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        limit = self.server.max_connections
+        if limit is not None and self.server.open >= limit:
+            sock = transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.server.refused += 1
+            transport.abort()  # an RST, as a server past its connection limit sends
+            self.held = False
+            return
+        self.held = True
+        self.server.open += 1
+
+    def connection_lost(self, exc) -> None:
+        if getattr(self, "held", False):
+            self.server.open -= 1
+        if self.room is not None:
+            self.room.discard(self)
 
     def data_received(self, data: bytes) -> None:
         if self.frames is not None:
@@ -49,6 +78,13 @@ class Connection(asyncio.Protocol):
                 self.transport.write(HEALTH)
             elif path == b"/boom":
                 self.transport.write(BOOM)
+            elif path == b"/slow":
+                self.server.loop.call_later(self.server.slow_seconds, self.write_if_open, HEALTH)
+            elif path == b"/chunky":
+                self.transport.write(CHUNKY)
+            elif path == b"/flip":  # 200 and 503 in turn, the two of exactly the same length
+                self.server.flips += 1
+                self.transport.write(FLIP[self.server.flips % 2])
             elif path == b"/hangup":
                 self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
                 self.transport.close()
@@ -56,8 +92,19 @@ class Connection(asyncio.Protocol):
             elif path == b"/ws/echo":
                 self.upgrade(head)
                 return
+            elif path.startswith(b"/ws/rooms/"):
+                self.upgrade(head)
+                self.room = self.server.rooms.setdefault(path.rsplit(b"/", 1)[1], set())
+                self.room.add(self)
+                if self.server.joins:
+                    self.transport.write(server_frame(b'{"type":"joined","room":"r"}'))
+                return
             else:
                 self.transport.write(NOT_FOUND)
+
+    def write_if_open(self, data: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(data)
 
     def upgrade(self, head: bytes) -> None:
         key = next(
@@ -79,13 +126,26 @@ class Connection(asyncio.Protocol):
             self.transport.close()
             return
         self.server.messages += 1
-        self.transport.write(server_frame(payload, opcode))
+        if self.room is None:
+            self.transport.write(server_frame(payload, opcode))
+            return
+        for member in self.room:  # a room: everyone gets it, the sender too
+            member.transport.write(server_frame(payload, opcode))
 
 
 class TinyServer:
     """Runs on its own thread and event loop; use as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, max_connections: int | None = None, slow_seconds: float = 1.0, joins: bool = False
+    ) -> None:
+        self.joins = joins
+        self.rooms: dict[bytes, set] = {}
+        self.max_connections = max_connections
+        self.slow_seconds = slow_seconds
+        self.open = 0
+        self.refused = 0
+        self.flips = 0
         self.requests = 0
         self.messages = 0
         self.port = 0
