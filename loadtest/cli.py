@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "compare", help="generate, start and load both templates; write a report"
     )
     size = comp.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="about two minutes (the default)")
+    size.add_argument("--quick", action="store_true", help="about three minutes (the default)")
     size.add_argument("--full", action="store_true", help="the long sweep")
     comp.add_argument(
         "--duration", type=parse_duration, help="override the shortest window per level"
