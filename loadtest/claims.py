@@ -14,6 +14,7 @@ STABLE_ERROR_RATE = 0.01
 STABLE_P99_MS = 1000.0
 SATURATION_GAIN = 1.10  # 10x the connections but under 10% more throughput: saturated
 THROUGHPUT_SCENARIOS = ("health", "item-read")
+DATABASE_BOUND = ("item-read", "item-list", "write-mix")
 LOC_CONCERNS = ("validation", "serialization", "docs", "wiring")
 
 CLAIMS = {
@@ -33,6 +34,14 @@ def levels(results: dict, framework: str, scenario: str, skipped: bool = False) 
         for level in outcome.get("levels", [])
         if skipped or "skipped" not in level
     }
+
+
+def scenario_name(results: dict, scenario: str) -> str:
+    """A database-bound scenario names the database it ran on: the verdict holds for it."""
+    if scenario not in DATABASE_BOUND:
+        return scenario
+    database = results.get("environment", {}).get("database", "")
+    return f"{scenario} (on {database.split(' (')[0]})" if database else scenario
 
 
 def reached(level: dict | None) -> bool:
@@ -121,6 +130,7 @@ def check_throughput(results: dict) -> tuple[str, str]:
     findings = []
     verdicts = []
     for scenario in THROUGHPUT_SCENARIOS:
+        named = scenario_name(results, scenario)
         fl = [lv for lv in levels(results, "flask", scenario).values() if trusted(lv)]
         fa = [lv for lv in levels(results, "fastapi", scenario).values() if trusted(lv)]
         if not fl or not fa:
@@ -138,7 +148,7 @@ def check_throughput(results: dict) -> tuple[str, str]:
         ]
         caveat = f"; {' and '.join(bound)} {GENERATOR_BOUND}" if bound else ""
         findings.append(
-            f"{scenario}: FastAPI {fastapi_best:,.0f} vs Flask {flask_best:,.0f} req/s "
+            f"{named}: FastAPI {fastapi_best:,.0f} vs Flask {flask_best:,.0f} req/s "
             f"(best steady level; FastAPI/Flask = {ratio:.2f}x; the claim implies 3-15x{caveat})"
         )
     return combine(verdicts), "; ".join(findings) or "not measured"
@@ -148,12 +158,13 @@ def check_latency(results: dict) -> tuple[str, str]:
     findings = []
     verdicts = []
     for scenario in THROUGHPUT_SCENARIOS:
+        named = scenario_name(results, scenario)
         fl = levels(results, "flask", scenario).get(100)
         fa = levels(results, "fastapi", scenario).get(100)
         if not trusted(fl) or not trusted(fa):
             if fl is not None and fa is not None:
                 findings.append(
-                    f"{scenario} at 100 connections: left out, Flask {describe(fl)}, "
+                    f"{named} at 100 connections: left out, Flask {describe(fl)}, "
                     f"FastAPI {describe(fa)}"
                 )
             continue
@@ -162,7 +173,7 @@ def check_latency(results: dict) -> tuple[str, str]:
         both = in_range(fastapi_mean, 5, 15) and in_range(flask_mean, 20, 50)
         verdicts.append("supported" if both else "partly" if fastapi_mean < flask_mean else "no")
         findings.append(
-            f"{scenario} at 100 connections: FastAPI mean {fastapi_mean:.1f} ms, "
+            f"{named} at 100 connections: FastAPI mean {fastapi_mean:.1f} ms, "
             f"Flask mean {flask_mean:.1f} ms"
         )
     return combine(verdicts), "; ".join(findings) or "not measured"
@@ -172,6 +183,7 @@ def check_at_100(results: dict) -> tuple[str, str]:
     findings = []
     verdicts = []
     for scenario in THROUGHPUT_SCENARIOS:
+        named = scenario_name(results, scenario)
         states = {
             fw: behaviour(levels(results, fw, scenario).get(100)) for fw in ("flask", "fastapi")
         }
@@ -179,10 +191,10 @@ def check_at_100(results: dict) -> tuple[str, str]:
             continue
         if "not steady" in states.values():
             pair = [levels(results, fw, scenario).get(100) for fw in ("flask", "fastapi")]
-            findings.append(f"{scenario} at 100: left out, {unsteady(*pair)}")
+            findings.append(f"{named} at 100: left out, {unsteady(*pair)}")
             continue
         verdicts.append("supported" if set(states.values()) == {"stable"} else "no")
-        findings.append(f"{scenario}: Flask {states['flask']}, FastAPI {states['fastapi']}")
+        findings.append(f"{named}: Flask {states['flask']}, FastAPI {states['fastapi']}")
     return combine(verdicts), "; ".join(findings) or "not measured"
 
 
@@ -190,6 +202,7 @@ def check_at_1000(results: dict) -> tuple[str, str]:
     findings = []
     verdicts = []
     for scenario in THROUGHPUT_SCENARIOS:
+        named = scenario_name(results, scenario)
         fl = levels(results, "flask", scenario)
         fa = levels(results, "fastapi", scenario)
         flask_sat = saturated(fl, 100, 1000)
@@ -203,7 +216,7 @@ def check_at_1000(results: dict) -> tuple[str, str]:
         else:
             verdicts.append("no")
         findings.append(
-            f"{scenario} 100 -> 1,000 connections: Flask {step(fl)} ({scaling_word(flask_sat)}); "
+            f"{named} 100 -> 1,000 connections: Flask {step(fl)} ({scaling_word(flask_sat)}); "
             f"FastAPI {step(fa)} ({scaling_word(fastapi_sat)})"
         )
     return combine(verdicts), "; ".join(findings) or "not measured"
@@ -213,13 +226,14 @@ def check_at_10000(results: dict) -> tuple[str, str]:
     findings = []
     verdicts = []
     for scenario in THROUGHPUT_SCENARIOS:
+        named = scenario_name(results, scenario)
         fl = levels(results, "flask", scenario).get(10000)
         fa = levels(results, "fastapi", scenario).get(10000)
         if fl is None or fa is None:
             continue
         flask_state, fastapi_state = behaviour(fl), behaviour(fa)
         if "not steady" in (flask_state, fastapi_state):
-            findings.append(f"{scenario} at 10,000: left out, {unsteady(fl, fa)}")
+            findings.append(f"{named} at 10,000: left out, {unsteady(fl, fa)}")
             continue
         if flask_state != "stable" and fastapi_state == "stable":
             verdicts.append("supported")
@@ -228,7 +242,7 @@ def check_at_10000(results: dict) -> tuple[str, str]:
         else:
             verdicts.append("no")
         findings.append(
-            f"{scenario} at 10,000: Flask {flask_state} ({describe(fl)}); "
+            f"{named} at 10,000: Flask {flask_state} ({describe(fl)}); "
             f"FastAPI {fastapi_state} ({describe(fa)})"
         )
     return combine(verdicts), "; ".join(findings) or "not measured"

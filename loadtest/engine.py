@@ -108,6 +108,7 @@ class Worker:
         self.adaptive = self.kind in ("http", "ws_echo") and not spec.rate
         self.in_flight_samples: list[int] = []
         self.response_shapes: dict[int, tuple] = {}  # see HttpConnection.data_received
+        self.latencies: list[int] = []  # recorded since the last sweep, in ns
         # WebSocket scenario state
         self.awaits_join = self.kind == "ws_broadcast" and bool(spec.plan.get("joins"))
         self.echo_frames = [encode_frame(p) for p in spec.plan.get("payloads", [b"x"])]
@@ -218,7 +219,7 @@ class Worker:
             conn.written_at = 0
             if self.stopping:
                 return
-            result.latency.record(now - conn.start)
+            self.latencies.append(now - conn.start)
             result.completed += 1
             conn.done += 1
             result.statuses[101] = result.statuses.get(101, 0) + 1
@@ -243,7 +244,7 @@ class Worker:
             conn.written_at = 0
         if self.stopping:
             return
-        result.latency.record(now - sent)
+        self.latencies.append(now - sent)
         result.completed += 1
         conn.done += 1
         result.statuses[101] = result.statuses.get(101, 0) + 1
@@ -281,8 +282,14 @@ class Worker:
 
     # the run ----------------------------------------------------------------------------
 
+    def fold_latencies(self) -> None:
+        """Move the latencies recorded since the last sweep into the histogram."""
+        self.result.latency.record_many(self.latencies)
+        self.latencies.clear()  # cleared in place: the connections hold its append
+
     def sweep(self) -> None:
         """Abort requests older than the timeout; sample the requests in flight."""
+        self.fold_latencies()
         now = monotonic_ns()
         limit = self.timeout_ns
         in_flight = 0
@@ -314,6 +321,7 @@ class Worker:
         fresh.errors_before = dict(old.errors)
         fresh.error_details_before = dict(old.error_details)
         self.result = fresh
+        self.latencies.clear()  # the warm-up's
         for conn in self.live:
             conn.done = 0
             conn.held = conn.ready
@@ -337,6 +345,7 @@ class Worker:
         held = self.held_connections()
         if any(conn.done < MIN_PER_CONNECTION for conn in held):
             return False
+        self.fold_latencies()
         result = self.result
         samples = self.in_flight_samples
         if samples:
@@ -429,6 +438,7 @@ class Worker:
         now = monotonic_ns()
         self.stopping = True
         self.measuring = False
+        self.fold_latencies()
         result = self.result
         cpu, wait = thread_cpu()
         result.cpu_seconds = cpu - cpu_at_open

@@ -7,6 +7,8 @@ digits. Histograms from several worker processes merge by adding their counts.
 
 from __future__ import annotations
 
+from collections import Counter
+
 SUB_BUCKET_BITS = 11  # 2048 sub-buckets: three significant decimal digits
 SUB_BUCKET_COUNT = 1 << SUB_BUCKET_BITS
 SUB_BUCKET_MASK = SUB_BUCKET_COUNT - 1
@@ -57,6 +59,27 @@ class Histogram:
         self.counts[(shift << HALF_SHIFT) + (value >> shift)] += 1
         self.count += 1
         self.total += value
+
+    def record_many(self, values: list[int]) -> None:
+        """Count many non-negative values at once: the engine's hot path appends to a
+        list and this folds the list in, which costs far less per value than record()."""
+        if not values:
+            return
+        values = [min(v, MAX_VALUE) for v in values] if max(values) > MAX_VALUE else values
+        mask, bits, half = SUB_BUCKET_MASK, SUB_BUCKET_BITS, HALF_SHIFT
+        indexes = Counter(
+            ((shift << half) + (v >> shift))
+            for v in values
+            for shift in ((v | mask).bit_length() - bits,)
+        )
+        counts = self.counts
+        for index, n in indexes.items():
+            counts[index] += n
+        low, high = min(values), max(values)
+        self.min = max(low, 0) if not self.count else min(self.min, max(low, 0))
+        self.max = max(self.max, high)
+        self.count += len(values)
+        self.total += sum(values)
 
     def merge(self, other: Histogram) -> None:
         if other.count == 0:

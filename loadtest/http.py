@@ -88,7 +88,6 @@ class ResponseParser:
         "body_parts",
         "close_after",
         "last_whole",
-        "last_length",
     )
 
     def __init__(self, on_response: ResponseCallback, keep_body: bool = False) -> None:
@@ -101,10 +100,9 @@ class ResponseParser:
         self.remaining = 0
         self.body_parts: list[bytes] = []
         self.close_after = False
-        # set when the last feed was exactly one Content-Length response:
-        # (offset of the head's end, offset of its Content-Length header)
-        self.last_whole: tuple[int, int] | None = None
-        self.last_length = 0
+        # the offset of the head's end when the last feed was exactly one response with a
+        # Content-Length, that leaves the connection open; else None
+        self.last_whole: int | None = None
 
     @property
     def idle(self) -> bool:
@@ -221,8 +219,7 @@ class ResponseParser:
                 body = data[pos : pos + length] if self.keep_body else b""
                 whole = len(head) == head_end and head_end + 4 + length == len(data)
                 if whole and not self.close_after:
-                    self.last_whole = (head_end, cl_at + 2)
-                    self.last_length = length
+                    self.last_whole = head_end
                 self.on_response(status, head, body)
                 return pos + length
             self.remaining = length

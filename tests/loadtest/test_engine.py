@@ -78,12 +78,12 @@ def test_a_server_holding_k_connections_is_reported_as_reached_k_of_n():
 
 def test_a_server_slower_than_the_window_is_censored_and_not_steady():
     with TinyServer(slow_seconds=2.0) as server:
-        # each connection: three quick answers, then one that outlasts the window
+        # each connection: answers in 0.1 s, then one that outlasts the window
         level = load(
             server.port,
-            "/health",
-            "/health",
-            "/health",
+            "/lag",
+            "/lag",
+            "/lag",
             "/slow",
             connections=10,
             duration=0.3,
@@ -93,7 +93,7 @@ def test_a_server_slower_than_the_window_is_censored_and_not_steady():
     assert level["requests"] > 0
     assert level["window"]["limit_hit"] is True
     assert level["unfinished"] > 0
-    assert level["unfinished_age_ms"]["max"] > 10 * level["latency_ms"]["p99"]
+    assert level["unfinished_age_ms"]["max"] > 2 * level["latency_ms"]["p99"]
     assert level["censored"] is True
     assert level["steady"] is False
     assert level["littles_law"]["off"] > 0.1

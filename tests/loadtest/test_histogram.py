@@ -81,3 +81,15 @@ def test_many_percentiles_in_one_pass_match_one_at_a_time():
         hist.record(int(rng.lognormvariate(12, 1.5)))
     pcts = [0, 10, 50, 90, 99, 99.9, 99.99, 100]
     assert hist.percentiles(pcts) == [hist.percentile(p) for p in pcts]
+
+
+def test_recording_many_at_once_equals_recording_one_by_one():
+    rng = random.Random(5)
+    values = [int(rng.lognormvariate(14, 2)) for _ in range(5000)] + [0, 1, 2**50]
+    one, many = Histogram(), Histogram()
+    for value in values:
+        one.record(value)
+    many.record_many(values[:100])
+    many.record_many(values[100:])
+    assert many.counts == one.counts
+    assert (many.count, many.min, many.max) == (one.count, one.min, one.max)

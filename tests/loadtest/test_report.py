@@ -162,3 +162,14 @@ def test_histogram_summary_feeds_the_report_shape():
     hist = Histogram()
     hist.record(1_500_000)
     assert set(hist.summary()) >= {"mean", "p50", "p90", "p99", "p99_9", "max"}
+
+
+def test_verdicts_on_database_bound_routes_name_the_database():
+    data = results()
+    data["environment"]["database"] = "PostgreSQL on 127.0.0.1:5432 (a fresh database each)"
+    for fw in ("flask", "fastapi"):
+        scenarios = data["frameworks"][fw]["scenarios"]
+        scenarios["item-read"] = {"levels": [dict(lv) for lv in scenarios["health"]["levels"]]}
+    evidence = " ".join(row["evidence"] for row in evaluate(data))
+    assert "item-read (on PostgreSQL on 127.0.0.1:5432)" in evidence
+    assert "health (on" not in evidence

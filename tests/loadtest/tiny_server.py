@@ -1,7 +1,7 @@
 """A tiny asyncio HTTP/1.1 + WebSocket server that counts what it receives.
 
 It answers GET /health, GET /boom (500), GET /hangup (closes mid-response), GET /slow
-(after `slow_seconds`), GET /chunky (a body in thousands of tiny chunks: cheap to send,
+(after `slow_seconds`), GET /lag (after 0.1 s), GET /chunky (a body in thousands of tiny chunks: cheap to send,
 costly to parse). It upgrades GET /ws/echo to a WebSocket that echoes every text message,
 and GET /ws/rooms/<room> to one that sends every message to the whole room (first saying
 `joined` when `joins` is set).
@@ -80,6 +80,8 @@ class Connection(asyncio.Protocol):
                 self.transport.write(BOOM)
             elif path == b"/slow":
                 self.server.loop.call_later(self.server.slow_seconds, self.write_if_open, HEALTH)
+            elif path == b"/lag":
+                self.server.loop.call_later(0.1, self.write_if_open, HEALTH)
             elif path == b"/chunky":
                 self.transport.write(CHUNKY)
             elif path == b"/flip":  # 200 and 503 in turn, the two of exactly the same length
