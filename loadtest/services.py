@@ -151,8 +151,12 @@ def start(
         MIGRATE_ON_START="1",
         LOG_LEVEL="WARNING",
         PROMETHEUS_MULTIPROC_DIR=str(run_dir / f"{framework}-metrics"),
-        **extra_env,
     )
+    env.update(extra_env)  # a variant's settings, or another database, win
+    # gunicorn's configs prepare the metrics directory in the master; other servers do not
+    metrics_dir = Path(env["PROMETHEUS_MULTIPROC_DIR"])
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
     if use_path:  # run from the generated tree with this interpreter's packages
         env["PYTHONPATH"] = str(project) + os.pathsep + env.get("PYTHONPATH", "")
     log_path = run_dir / f"{framework}-server.log"
