@@ -1,11 +1,12 @@
 """A tiny asyncio HTTP/1.1 + WebSocket server that counts what it receives.
 
 It answers GET /health, GET /boom (500), GET /hangup (closes mid-response), GET /slow
-(after `slow_seconds`), GET /lag (after 0.1 s), GET /chunky (a body in thousands of tiny chunks: cheap to send,
-costly to parse). It upgrades GET /ws/echo to a WebSocket that echoes every text message,
-and GET /ws/rooms/<room> to one that sends every message to the whole room (first saying
-`joined` when `joins` is set).
-With `max_connections` it holds at most that many connections and resets the others.
+(after `slow_seconds`), GET /lag (after 0.1 s), GET /flip (200 and 503 in turn) and
+GET /chunky (a body in thousands of tiny chunks: cheap to send, costly to parse). It
+upgrades GET /ws/echo to a WebSocket that echoes every text message, and GET
+/ws/rooms/<room> to one that sends every message to the whole room (first saying `joined`
+when `joins` is set). With `max_connections` it holds at most that many connections and
+resets the others.
 """
 
 from __future__ import annotations
