@@ -129,8 +129,16 @@ def measure_round(server, side: str, requests: list[bytes], duration: float, war
     plan = {"kind": "http", "requests": requests, "host_header": f"{host}:{port}", "prefix": ""}
     time.sleep(0.3)  # let the last round's closed connections drain
     server_before, own_before, wall_before = server.cpu_seconds(), time.process_time(), time.time()
+    # a fixed window (template and floor measured alike), with a timeout that can fire in it
     level = run_level(
-        host, port, scenario, plan, CONNECTIONS, duration, timeout=10.0, warmup=warmup
+        host,
+        port,
+        scenario,
+        plan,
+        CONNECTIONS,
+        duration,
+        timeout=min(10.0, duration * 0.8),
+        warmup=warmup,
     )
     wall = time.time() - wall_before
     return Round(
