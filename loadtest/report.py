@@ -191,15 +191,22 @@ def unavailable_notes(results: dict) -> list[str]:
 
 def environment_lines(results: dict) -> list[str]:
     env = results["environment"]
+    servers = {
+        fw: fw_result.get("server", "gunicorn") for fw, fw_result in results["frameworks"].items()
+    }
+    others = [f"{TITLES.get(fw, fw)} on {server}" for fw, server in servers.items()]
+    others = [text for text in others if not text.endswith(" on gunicorn")]
+    window = f"a window of {env['duration_per_level']:g} s"
+    if env.get("max_duration_per_level", 0) > env["duration_per_level"]:
+        window += f" adapting up to {env['max_duration_per_level']:g} s"
     return [
         f"- CPU: {env['cpu_model']} ({env['cpus']} cores); {env['placement']}",
         f"- servers: gunicorn, {env['server_workers']} workers each (Flask gthread, "
-        "FastAPI uvicorn), SQLite, log level WARNING; "
-        f"Redis: {env['redis']}",
+        f"FastAPI uvicorn){'; ' + ', '.join(others) if others else ''}; "
+        f"database: {env.get('database', 'SQLite')}; log level WARNING; Redis: {env['redis']}",
         f"- generator: Python {env['python']}, {env['event_loop']}, "
-        f"{env['load_workers']} process(es), closed loop, {env['duration_per_level']:g} s "
-        f"measured per level after {env.get('warmup', 0):g} s of warm-up, "
-        f"{env['timeout']:g} s timeout",
+        f"{env['load_workers']} process(es), closed loop, {window} per level after "
+        f"{env.get('warmup', 0):g} s of warm-up, {env['timeout']:g} s timeout",
         f"- profile `{results['profile']}`, {results.get('elapsed_seconds', 0):.0f} s in all",
     ]
 
