@@ -44,17 +44,18 @@ def error_kind(exc: BaseException | None) -> tuple[str, str | None]:
     return "reset", type(exc).__name__
 
 
-def response_shape(data: bytes, head_end: int, status: int) -> tuple[bytes, int, bytes, int]:
+def response_shape(data: bytes, head_end: int, status: int) -> list:
     """What must match for a read to be this same response again: the bytes up to the Date
-    value, and from the end of the Date line to the end of the head (the body is skipped)."""
+    value, and from the end of the Date line to the end of the head (the body is skipped);
+    then the status, and how many times it came since the worker last counted."""
     lowered = data[:head_end].lower()
     date_at = lowered.find(b"\r\ndate:")
     if date_at < 0:
-        return data[: head_end + 4], head_end + 4, b"", status
+        return [data[: head_end + 4], head_end + 4, b"", status, 0]
     value_at = date_at + len(b"\r\ndate:")
     line_end = lowered.find(b"\r\n", value_at)
     line_end = head_end if line_end < 0 else line_end
-    return data[:value_at], line_end, data[line_end : head_end + 4], status
+    return [data[:value_at], line_end, data[line_end : head_end + 4], status, 0]
 
 
 class HttpConnection(asyncio.Protocol):
@@ -162,15 +163,10 @@ class HttpConnection(asyncio.Protocol):
                 if worker.stopping or self.interval:
                     self.on_response(shape[3], b"", b"")
                     return
-                result = worker.result
                 self.record(now - self.start)
-                result.completed += 1
                 self.done += 1
-                statuses = result.statuses
-                status = shape[3]
-                statuses[status] = statuses.get(status, 0) + 1
+                shape[4] += 1  # a response and the next request, counted at the next sweep
                 self.written_at = self.start = now
-                result.sent += 1
                 self.transport.write(self.fixed_request or self.source.next())
                 return
         try:

@@ -107,7 +107,7 @@ class Worker:
         # closed-loop request/response kinds: the window adapts to them
         self.adaptive = self.kind in ("http", "ws_echo") and not spec.rate
         self.in_flight_samples: list[int] = []
-        self.response_shapes: dict[int, tuple] = {}  # see HttpConnection.data_received
+        self.response_shapes: dict[int, list] = {}  # see HttpConnection.data_received
         self.latencies: list[int] = []  # recorded since the last sweep, in ns
         # WebSocket scenario state
         self.awaits_join = self.kind == "ws_broadcast" and bool(spec.plan.get("joins"))
@@ -283,9 +283,19 @@ class Worker:
     # the run ----------------------------------------------------------------------------
 
     def fold_latencies(self) -> None:
-        """Move the latencies recorded since the last sweep into the histogram."""
-        self.result.latency.record_many(self.latencies)
+        """Move what the hot path recorded since the last sweep into the result: the
+        latencies, and the responses (each followed by a request) of known shapes."""
+        result = self.result
+        result.latency.record_many(self.latencies)
         self.latencies.clear()  # cleared in place: the connections hold its append
+        statuses = result.statuses
+        for shape in self.response_shapes.values():
+            hits = shape[4]
+            if hits:
+                shape[4] = 0
+                result.completed += hits
+                result.sent += hits
+                statuses[shape[3]] = statuses.get(shape[3], 0) + hits
 
     def sweep(self) -> None:
         """Abort requests older than the timeout; sample the requests in flight."""
@@ -313,6 +323,7 @@ class Worker:
     def open_window(self) -> None:
         """Forget the warm-up's figures (its errors are kept apart); mark the connections
         that are open now, the ones that can be held throughout."""
+        self.fold_latencies()
         old = self.result
         fresh = WorkerResult()
         for name in ("connections_opened", "peak_connections", "ramp_seconds", "ready_at_start"):
