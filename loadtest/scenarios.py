@@ -82,6 +82,9 @@ def setup(scenario: Scenario, api: ApiClient) -> dict:
             state["ids"].append(item["id"])
     if scenario.needs == "ml":
         api.get("/api/v1/models/digits")  # fails early, and clearly, without the ML feature
+    if scenario.needs == "websockets":  # fails early, and clearly, without WebSockets
+        path = "/ws/echo" if scenario.kind != "ws_broadcast" else f"/ws/rooms/{state['tag']}-probe"
+        first_message(api.host, api.port, api.prefix + path, wait=0)
     if scenario.kind == "ws_broadcast":
         # Services that confirm a join ({"type": "joined"}) let the publisher wait for every
         # subscriber to be in the room; with older ones a subscriber counts once it is open.

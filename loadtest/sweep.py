@@ -7,7 +7,7 @@ import time
 
 from loadtest import scenarios
 from loadtest.api import ApiClient, ApiError
-from loadtest.http import split_url
+from loadtest.http import ProtocolError, split_url
 from loadtest.limits import ensure_open_files, open_files_warning
 from loadtest.procstat import ServerMonitor
 from loadtest.runner import ProgressLine, check_window, run_level
@@ -62,7 +62,7 @@ def run_scenario(
     outcome: dict = {"scenario": scenario.name, "summary": scenario.summary, "levels": []}
     try:
         state = scenarios.setup(scenario, api)
-    except (ApiError, OSError, ValueError, KeyError, TypeError) as exc:
+    except (ApiError, ProtocolError, OSError, ValueError, KeyError, TypeError) as exc:
         outcome["unavailable"] = f"setup failed: {exc}"
         api.close()
         return outcome

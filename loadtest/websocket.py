@@ -144,7 +144,8 @@ class FrameParser:
 
 def first_message(host: str, port: int, path: str, wait: float = 1.0) -> bytes | None:
     """Open a WebSocket, return the first text message the server sends unasked within
-    `wait` seconds (None if there is none), and close it again."""
+    `wait` seconds (None if there is none), and close it again. ProtocolError when the
+    server refuses the upgrade."""
     request, _ = handshake_request(path, f"{host}:{port}")
     received: list[bytes] = []
     parser = FrameParser(lambda opcode, payload: received.append(payload))
@@ -159,11 +160,11 @@ def first_message(host: str, port: int, path: str, wait: float = 1.0) -> bytes |
         head, rest = head.split(b"\r\n\r\n", 1)
         if head[9:12] != b"101":
             raise ProtocolError(f"WebSocket upgrade refused: {head[:40]!r}")
-        sock.settimeout(wait)
+        sock.settimeout(max(wait, 0.1))
         try:
             if rest:
                 parser.feed(rest)
-            while not received:
+            while not received and wait > 0:
                 chunk = sock.recv(4096)
                 if not chunk:
                     break

@@ -129,7 +129,8 @@ def measure_round(server, side: str, requests: list[bytes], duration: float, war
     plan = {"kind": "http", "requests": requests, "host_header": f"{host}:{port}", "prefix": ""}
     time.sleep(0.3)  # let the last round's closed connections drain
     server_before, own_before, wall_before = server.cpu_seconds(), time.process_time(), time.time()
-    # a fixed window (template and floor measured alike), with a timeout that can fire in it
+    # the window may run on until the level is steady; the timeout must be able to fire in it
+    longest = 3 * duration + 1
     level = run_level(
         host,
         port,
@@ -137,8 +138,9 @@ def measure_round(server, side: str, requests: list[bytes], duration: float, war
         plan,
         CONNECTIONS,
         duration,
-        timeout=min(10.0, duration * 0.8),
+        timeout=min(10.0, 0.8 * longest),
         warmup=warmup,
+        max_duration=longest,
     )
     wall = time.time() - wall_before
     return Round(

