@@ -209,11 +209,11 @@ class HttpConnection(asyncio.Protocol):
             self.timer.cancel()
         in_flight = self.written_at != 0 or not self.parser.idle
         if not self.closing and not worker.stopping:
-            if in_flight:
+            if exc is not None and not self.held and not self.done:
+                # reset before it ever answered: the server turned the connection away
+                worker.result.count_error("connect", f"{error_kind(exc)[1]} before an answer")
+            elif in_flight:
                 worker.result.count_error(*error_kind(exc))
-            elif exc is not None and not self.start:
-                # reset before it carried a request: the server turned the connection away
-                worker.result.count_error("connect", f"{error_kind(exc)[1]} before use")
         worker.detach(self)
 
     def fail(self, exc: BaseException) -> None:

@@ -129,8 +129,8 @@ def measure_round(server, side: str, requests: list[bytes], duration: float, war
     plan = {"kind": "http", "requests": requests, "host_header": f"{host}:{port}", "prefix": ""}
     time.sleep(0.3)  # let the last round's closed connections drain
     server_before, own_before, wall_before = server.cpu_seconds(), time.process_time(), time.time()
-    # the window may run on until the level is steady; the timeout must be able to fire in it
-    longest = 3 * duration + 1
+    # the window may run on until the level is steady, long enough for the timeout to fire
+    longest = duration + 10.5
     level = run_level(
         host,
         port,
@@ -138,7 +138,7 @@ def measure_round(server, side: str, requests: list[bytes], duration: float, war
         plan,
         CONNECTIONS,
         duration,
-        timeout=min(10.0, 0.8 * longest),
+        timeout=10.0,
         warmup=warmup,
         max_duration=longest,
     )
