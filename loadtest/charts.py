@@ -80,7 +80,7 @@ def line_chart(
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{fill}" stroke="{stroke}" '
                 'stroke-width="2"/>'
             )
-        out += legend_entry(index, name, stroke, "")
+        out += legend_entry(index, name, stroke, "", list(series))
     out.append("</svg>")
     return "\n".join(out)
 
@@ -92,14 +92,28 @@ def y_tick(y: float, plot_w: float, label: str) -> list[str]:
     ]
 
 
-def legend_entry(index: int, label: str, stroke: str, dash: str) -> list[str]:
-    x = LEFT + 8 + (index % 3) * 122
-    y = TOP + 6 + (index // 3) * 13
+def legend_entry(index: int, label: str, stroke: str, dash: str, labels: list[str]) -> list[str]:
+    """Legend entries flow left to right, wrapping to a new line when the row is full."""
+    x, y = legend_position(labels)[index]
     return [
         f'<line x1="{x}" y1="{y}" x2="{x + 16}" y2="{y}" stroke="{stroke}" stroke-width="2" '
         f'stroke-dasharray="{dash}"/>',
         f'<text x="{x + 20}" y="{y + 4}">{html.escape(label)}</text>',
     ]
+
+
+def legend_position(labels: list[str]) -> list[tuple[float, float]]:
+    positions, x, y = [], LEFT + 8.0, TOP + 6.0
+    for label in labels:
+        if x > LEFT + 8 and x + legend_width(label) > WIDTH - RIGHT:
+            x, y = LEFT + 8.0, y + 13
+        positions.append((x, y))
+        x += legend_width(label)
+    return positions
+
+
+def legend_width(label: str) -> float:
+    return 30 + 6.2 * len(label)  # about 6 px a character at the legend's 11 px
 
 
 def nines(count: int) -> float:
@@ -111,8 +125,8 @@ def distribution_chart(title: str, curves: list[tuple[str, int, str, Histogram]]
     """Latency by percentile, both axes logarithmic, as HdrHistogram plots it: x is
     log10(1 / (1 - p)), so 90%, 99%, 99.9% are evenly spaced. `curves` holds
     (framework, level index, label, histogram)."""
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM - 26
-    top = TOP + 26  # room for the legend
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM - 30
+    top = TOP + 30  # room for the legend
     prepared = []
     for framework, level_index, label, hist in curves:
         steps = int(nines(hist.count) * 20)
@@ -154,7 +168,7 @@ def distribution_chart(title: str, curves: list[tuple[str, int, str, Histogram]]
             f'<polyline points="{path}" fill="none" stroke="{stroke}" stroke-width="1.8" '
             f'stroke-dasharray="{dash}"/>'
         )
-        out += legend_entry(index, label, stroke, dash)
+        out += legend_entry(index, label, stroke, dash, [c[2] for c in prepared])
     out.append("</svg>")
     return "\n".join(out)
 
