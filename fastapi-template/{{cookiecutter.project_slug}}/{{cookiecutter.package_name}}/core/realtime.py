@@ -116,7 +116,8 @@ class RedisHub(LocalHub):
                 logger.warning("Redis pub/sub connection lost, reconnecting: %s", exc)
                 await asyncio.sleep(RECONNECT_DELAY_SECONDS)
             finally:
-                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+                # Unannotated in older redis-py releases, annotated in newer ones.
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
 
     async def publish(self, room: str, message: dict[str, Any]) -> None:
         text = json.dumps(message)

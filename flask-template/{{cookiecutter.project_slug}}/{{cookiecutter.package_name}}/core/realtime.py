@@ -119,7 +119,8 @@ class RedisHub(LocalHub):
         # Its own connection, with no read timeout: it waits for messages, and pings
         # Redis every 30 seconds to notice a dead connection.
         client = redis.Redis.from_url(self._url, health_check_interval=30)
-        with client.pubsub() as pubsub:  # type: ignore[no-untyped-call]  # unannotated upstream
+        # Unannotated in older redis-py releases, annotated in newer ones.
+        with client.pubsub() as pubsub:  # type: ignore[no-untyped-call, unused-ignore]
             pubsub.psubscribe(CHANNEL_PREFIX + "*")
             while not self._stopping.is_set():
                 message = pubsub.get_message(timeout=1.0)
