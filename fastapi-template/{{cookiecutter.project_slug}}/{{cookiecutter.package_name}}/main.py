@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 {%- endif %}
 
-from {{ cookiecutter.package_name }}.api import api_router
+from {{ cookiecutter.package_name }}.api import routers
 {%- if cookiecutter.use_ml %}
 from {{ cookiecutter.package_name }}.api.routes.jobs import JOB_BODY_LIMIT_FACTOR, PREDICTION_JOBS_PATH
 {%- endif %}
@@ -111,7 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.tracer_provider = None
     register_error_handlers(app)
-    app.include_router(api_router)
+    for router in routers:
+        app.include_router(router)
     # After every WebSocket route and before the mount, which would take any path under
     # /static: a handshake no route matches is refused with a 404 problem.
     app.add_api_websocket_route("/{path:path}", websocket_not_found)
