@@ -1,6 +1,7 @@
 """Tracing, with the SDK's in-memory exporter standing in for an OTLP collector."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -18,6 +19,12 @@ from {{ cookiecutter.package_name }}.core.tracing import create_tracer_provider,
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ITEM = {"name": "Desk lamp", "price": 39.5, "tags": ["lighting"]}
+
+
+def flush_logs() -> None:
+    """Write out the lines the log handler keeps for its next batch."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
 
 
 @pytest.fixture
@@ -65,6 +72,7 @@ def test_one_trace_per_request_with_its_database_and_redis_spans(
 ):
     item = traced_client.post("/api/v1/items", json=ITEM).get_json()
     exporter.clear()
+    flush_logs()
     capsys.readouterr()
 
     response = traced_client.get(f"/api/v1/items/{item['id']}")
@@ -93,6 +101,7 @@ def test_one_trace_per_request_with_its_database_and_redis_spans(
     assert all(root_of(span, spans) is request_span for span in under_request)
 
     trace_id = format(request_span.context.trace_id, "032x")
+    flush_logs()
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line[:1] == "{"]
     access = [line for line in lines if line["logger"].endswith(".access")]
     assert [line["trace_id"] for line in access] == [trace_id]

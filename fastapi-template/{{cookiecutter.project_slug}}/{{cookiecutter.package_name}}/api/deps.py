@@ -11,9 +11,6 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
-{% if cookiecutter.use_celery -%}
-from {{ cookiecutter.package_name }}.core.cache import ItemCache
-{% endif -%}
 from {{ cookiecutter.package_name }}.core.config import Settings
 from {{ cookiecutter.package_name }}.core.errors import ProblemError
 {%- if cookiecutter.use_websockets %}
@@ -54,35 +51,23 @@ async def get_hub(connection: HTTPConnection) -> LocalHub:
 
 HubDep = Annotated[LocalHub, Depends(get_hub)]
 {%- endif %}
+
+
+async def get_item_service(connection: HTTPConnection) -> AsyncIterator[ItemService]:
+    state = connection.app.state
+    service = ItemService(
+        state.session_factory,
 {%- if cookiecutter.use_celery %}
-
-
-async def get_item_cache(connection: HTTPConnection) -> ItemCache | None:
-    return cast(ItemCache | None, connection.app.state.item_cache)
-
-
-ItemCacheDep = Annotated[ItemCache | None, Depends(get_item_cache)]
-{%- endif %}
-
-
-async def get_item_service(
-    session: SessionDep,
-{%- if cookiecutter.use_celery %}
-    cache: ItemCacheDep,
+        cache=state.item_cache,
 {%- endif %}
 {%- if cookiecutter.use_websockets %}
-    hub: HubDep,
-{%- endif %}
-) -> ItemService:
-    return ItemService(
-        session,
-{%- if cookiecutter.use_celery %}
-        cache=cache,
-{%- endif %}
-{%- if cookiecutter.use_websockets %}
-        hub=hub,
+        hub=state.hub,
 {%- endif %}
     )
+    try:
+        yield service
+    finally:
+        await service.close()
 
 
 ItemServiceDep = Annotated[ItemService, Depends(get_item_service)]

@@ -2,9 +2,11 @@
 
 import json
 import logging
+import os
 import random
 import re
 import sys
+import threading
 import time
 from contextvars import ContextVar
 
@@ -19,6 +21,7 @@ VALID_REQUEST_ID = re.compile(r"[\x20-\x7e]{1,128}")
 ACCESS_FIELDS = ("method", "path", "status", "duration_ms")
 # Set by core/tracing.py on lines logged inside a trace, when tracing is on.
 TRACE_FIELDS = ("trace_id", "span_id")
+FLUSH_SECONDS = 0.2
 
 access_logger = logging.getLogger("{{ cookiecutter.package_name }}.access")
 error_logger = logging.getLogger("{{ cookiecutter.package_name }}.errors")
@@ -57,10 +60,62 @@ class JsonFormatter(logging.Formatter):
         return encode_json(line)
 
 
+class StderrHandler(logging.Handler):
+    """Writes lines to whatever `sys.stderr` is at the time (test runners swap it), in batches.
+
+    One write per line costs a system call, and under many threads a hand-over of the GIL
+    each time: measured with one gunicorn worker, the access line took a fifth of /health's
+    throughput that way. Lines are kept and written together at least every FLUSH_SECONDS by a
+    thread of each process, at once for warnings and errors, and at exit. A process killed
+    outright loses its last FLUSH_SECONDS of lines.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lines: list[str] = []
+        self._pid = 0  # the process whose flusher thread is running
+        self._closed = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:  # called with self.lock held
+        if self._pid != os.getpid():
+            # A forked child inherits its parent's unwritten lines: the parent writes them.
+            self._lines = []
+            self._pid = os.getpid()
+            threading.Thread(target=self._flush_periodically, name="log-flush", daemon=True).start()
+        try:
+            self._lines.append(self.format(record))
+        except Exception:
+            self.handleError(record)
+        if record.levelno >= logging.WARNING:
+            self.flush()
+
+    def _flush_periodically(self) -> None:
+        while not self._closed.wait(FLUSH_SECONDS):
+            self.flush()
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            lines, self._lines = self._lines, []
+            if lines:
+                sys.stderr.write("\n".join(lines) + "\n")
+                sys.stderr.flush()
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        self._closed.set()
+        self.flush()
+        super().close()
+
+
 def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
+    for previous in root.handlers:
+        if isinstance(previous, StderrHandler):
+            previous.close()
     root.handlers = [handler]
     root.setLevel(level.upper())
     # The logging HOWTO's "Optimization" switches: no record collects the thread, process or
