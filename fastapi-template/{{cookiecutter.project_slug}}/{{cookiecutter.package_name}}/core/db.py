@@ -49,7 +49,11 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _connection_record: Any) -> None:
 
 
 def create_database_engine(database_url: str) -> AsyncEngine:
-    engine = create_async_engine(async_database_url(database_url), pool_pre_ping=True)
+    # No pool_pre_ping: it costs a round trip on every checkout (with one worker, an item read
+    # from PostgreSQL went from 615 to 732 requests/s without it). After a database restart
+    # the first query on a stale connection fails (a 503 problem) and SQLAlchemy then
+    # discards every pooled connection, so the next requests reconnect.
+    engine = create_async_engine(async_database_url(database_url))
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
     return engine
