@@ -260,7 +260,8 @@ class WsConnection(asyncio.Protocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
         self.worker.attach(self)
-        self.written_at = monotonic_ns()
+        # The handshake is in flight from here: its age counts from now, like a request's.
+        self.written_at = self.start = monotonic_ns()
         transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:

@@ -76,3 +76,23 @@ def test_a_refused_upgrade_makes_the_scenario_unavailable():
         outcome = run_scenario(url, "ws-echo", [5], 0.3, timeout=0.2, quiet=True)
     assert outcome["unavailable"].startswith("setup failed: WebSocket upgrade refused")
     assert outcome["levels"] == []
+
+
+def test_a_handshake_in_flight_is_as_old_as_its_wait():
+    """An unanswered upgrade counts in the window's unfinished ages from when it was sent."""
+    from loadtest.connections import WsConnection
+    from loadtest.engine import Worker
+    from loadtest.histogram import Histogram
+
+    class Transport:
+        def write(self, data: bytes) -> None:
+            pass
+
+    worker = Worker.__new__(Worker)
+    worker.live = set()
+    worker.result = type("Result", (), {"connections_opened": 0, "peak_connections": 0})()
+    conn = WsConnection(worker, 0, "echo", (b"GET / HTTP/1.1\r\n\r\n", b"accept"))
+    conn.connection_made(Transport())
+    ages: Histogram = Worker.unfinished_ages(worker, conn.written_at + 1_000_000)
+    assert ages.count == 1
+    assert ages.max <= 2_000_000  # about 1 ms, never the time since the machine started
