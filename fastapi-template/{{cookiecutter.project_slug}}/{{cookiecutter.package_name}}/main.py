@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 {%- endif %}
 
 from {{ cookiecutter.package_name }}.api import routers
+from {{ cookiecutter.package_name }}.api.routes import docs
 {%- if cookiecutter.use_ml %}
 from {{ cookiecutter.package_name }}.api.routes.jobs import JOB_BODY_LIMIT_FACTOR, PREDICTION_JOBS_PATH
 {%- endif %}
@@ -32,6 +33,7 @@ from {{ cookiecutter.package_name }}.core.realtime import LocalHub, RedisHub
 {%- elif cookiecutter.use_websockets %}
 from {{ cookiecutter.package_name }}.core.realtime import LocalHub
 {%- endif %}
+from {{ cookiecutter.package_name }}.core.security import SecurityHeadersMiddleware
 from {{ cookiecutter.package_name }}.core.tracing import create_tracer_provider, instrument_app, traced, tracing_enabled
 {%- if cookiecutter.use_ml %}
 from {{ cookiecutter.package_name }}.ml.model import load_model
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Served by api/routes/docs.py with local assets instead of a CDN.
         docs_url=None,
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
         # /api/v1/items/ is not /api/v1/items: a 404, as in the Flask template.
         redirect_slashes=False,
     )
@@ -112,7 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tracer_provider = None
     register_error_handlers(app)
     for router in routers:
-        app.include_router(router)
+        if router is not docs.router or settings.docs_enabled:
+            app.include_router(router)
     # After every WebSocket route and before the mount, which would take any path under
     # /static: a handshake no route matches is refused with a 404 problem.
     app.add_api_websocket_route("/{path:path}", websocket_not_found)
@@ -136,6 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestLoggingMiddleware)
+    # Outermost, so that even the 500 problem RequestLoggingMiddleware sends carries them.
+    app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)
     if tracing_enabled():
         instrument_app(app, create_tracer_provider())
     return app

@@ -21,6 +21,7 @@ from .core.metrics import init_metrics
 {%- if cookiecutter.use_websockets %}
 from .core.realtime import init_realtime
 {%- endif %}
+from .core.security import init_security_headers
 from .core.tracing import create_tracer_provider, init_tracing, tracing_enabled
 
 # Exposed headers are the ones a browser client needs to read from our responses.
@@ -58,6 +59,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
     init_request_logging(app)  # first: everything after it logs with the request id
     init_metrics(app)
+    init_security_headers(app)
     init_db(app)
     init_api(app)
     register_error_handlers(app)

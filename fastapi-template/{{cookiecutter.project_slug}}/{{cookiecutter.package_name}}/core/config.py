@@ -21,6 +21,8 @@ class Settings(BaseSettings):
 {%- endif %}
     max_body_bytes: int = 1_048_576
     cors_origins: str = ""
+    docs_enabled: bool = True
+    hsts_seconds: int = 0
     log_level: str = "INFO"
 {%- if cookiecutter.use_celery %}
     cache_ttl_seconds: int = 60

@@ -11,6 +11,9 @@ api = ProblemApi()
 def init_api(app: Flask) -> None:
     for key, value in docs.OPENAPI_SETTINGS.items():
         app.config.setdefault(key, value)
+    if not app.config["DOCS_ENABLED"]:
+        # flask-smorest then serves none of /openapi.json, /docs and /redoc.
+        app.config["OPENAPI_URL_PREFIX"] = None
     api.init_app(app)
     api.register_blueprint(health.blp)
     api.register_blueprint(items.blp)

@@ -32,6 +32,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "DATABASE_URL": env.get("DATABASE_URL", "sqlite:///./app.db"),
         "MAX_BODY_BYTES": int(env.get("MAX_BODY_BYTES", "1048576")),
         "CORS_ORIGINS": _as_list(env.get("CORS_ORIGINS", "")),
+        "DOCS_ENABLED": _as_bool(env.get("DOCS_ENABLED", "1")),
+        "HSTS_SECONDS": int(env.get("HSTS_SECONDS", "0")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
 {%- if cookiecutter.use_celery %}
         "REDIS_URL": env.get("REDIS_URL", ""),
