@@ -213,6 +213,10 @@ def test_oversized_prediction_is_413(client):
         (valid_item(price="cheap"), ["body", "price"]),
         (valid_item(price=None), ["body", "price"]),
         (valid_item(price=[1]), ["body", "price"]),
+        # Numbers are JSON numbers: nothing is coerced into one.
+        (valid_item(price="5"), ["body", "price"]),
+        (valid_item(price=True), ["body", "price"]),
+        (valid_item(price=False), ["body", "price"]),
         (valid_item(tags="a,b"), ["body", "tags"]),
         (valid_item(tags=[f"t{i}" for i in range(11)]), ["body", "tags"]),
         (valid_item(tags=["ok", ""]), ["body", "tags", 1]),
@@ -231,6 +235,14 @@ def test_oversized_prediction_is_413(client):
         (
             valid_item(dimensions={"width": "wide", "height": 1, "depth": 1}),
             ["body", "dimensions", "width"],
+        ),
+        (
+            valid_item(dimensions={"width": 1, "height": "2", "depth": 1}),
+            ["body", "dimensions", "height"],
+        ),
+        (
+            valid_item(dimensions={"width": 1, "height": 1, "depth": True}),
+            ["body", "dimensions", "depth"],
         ),
         (
             valid_item(dimensions={"width": 1, "height": 1, "depth": 1, "mass": 3}),
@@ -256,6 +268,9 @@ def test_oversized_prediction_is_413(client):
         "price-string",
         "price-null",
         "price-list",
+        "price-numeric-string",
+        "price-true",
+        "price-false",
         "tags-string",
         "tags-11",
         "tag-empty",
@@ -266,6 +281,8 @@ def test_oversized_prediction_is_413(client):
         "height-negative",
         "depth-missing",
         "width-string",
+        "height-numeric-string",
+        "depth-true",
         "dimensions-unknown-field",
         "dimensions-list",
         "dimensions-string",

@@ -300,3 +300,21 @@ def test_every_response_carries_a_request_id(client: TestClient):
     assert len(generated) == 32
     assert kept == "abc-123"
     assert replaced != "x" * 200
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"name": "a", "price": "5"}, ["body", "price"]),
+        ({"name": "a", "price": True}, ["body", "price"]),
+        (
+            {"name": "a", "price": 1, "dimensions": {"width": 1, "height": "2", "depth": 1}},
+            ["body", "dimensions", "height"],
+        ),
+    ],
+)
+def test_numbers_are_json_numbers_never_coerced(client: TestClient, body: dict, loc: list):
+    response = client.post("/api/v1/items", json=body)
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["errors"]] == [loc]
+    assert client.post("/api/v1/items", json={"name": "a", "price": 5}).status_code == 201

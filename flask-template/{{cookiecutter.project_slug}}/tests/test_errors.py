@@ -191,3 +191,21 @@ def test_garbage_in_the_url_never_gives_5xx(client, url):
     response = client.get(url)
     assert 400 <= response.status_code < 500
     assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"name": "a", "price": "5"}, ["body", "price"]),
+        ({"name": "a", "price": True}, ["body", "price"]),
+        (
+            {"name": "a", "price": 1, "dimensions": {"width": 1, "height": "2", "depth": 1}},
+            ["body", "dimensions", "height"],
+        ),
+    ],
+)
+def test_numbers_are_json_numbers_never_coerced(client, body, loc):
+    response = client.post("/api/v1/items", json=body)
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json["errors"]] == [loc]
+    assert client.post("/api/v1/items", json={"name": "a", "price": 5}).status_code == 201

@@ -35,11 +35,12 @@ Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=st
 Text = Annotated[str, AfterValidator(storable_text)]
 Name = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
 Description = Annotated[Text, StringConstraints(max_length=1000)]
-# Finite numbers only: JSON has no infinity, but 1e999 parses as one.
-Price = Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
+# Finite numbers only: JSON has no infinity, but 1e999 parses as one. strict: a JSON number,
+# never "5" or true coerced into one.
+Price = Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False, strict=True)]
 Tag = Annotated[Text, StringConstraints(min_length=1, max_length=30)]
 Tags = Annotated[list[Tag], Field(max_length=10)]
-Length = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Length = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
 
 
 class Dimensions(BaseModel):

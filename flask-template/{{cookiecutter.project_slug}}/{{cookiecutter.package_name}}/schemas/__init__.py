@@ -22,6 +22,16 @@ class Timestamp(fields.DateTime):
         return None if value is None else format_timestamp(value)
 
 
+class JsonNumber(fields.Float):
+    """A JSON number: a string such as "5", or true or false, is refused, not converted."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> float:
+        if type(value) not in (int, float):  # exact types: bool is a subclass of int
+            raise self.make_error("invalid")
+        number: float = super()._deserialize(value, attr, data, **kwargs)
+        return number
+
+
 def validate_text(value: str) -> None:
     """Refuse what no database column can store: NUL characters and lone surrogates."""
     if "\x00" in value:

@@ -1,7 +1,7 @@
 from marshmallow import RAISE, Schema, fields
 from marshmallow.validate import Length, Range
 
-from . import Timestamp, validate_text
+from . import JsonNumber, Timestamp, validate_text
 
 MAX_OFFSET = 2**63 - 1  # the largest OFFSET a database accepts
 
@@ -10,9 +10,9 @@ class DimensionsSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    width = fields.Float(required=True, validate=Range(min=0, min_inclusive=False))
-    height = fields.Float(required=True, validate=Range(min=0, min_inclusive=False))
-    depth = fields.Float(required=True, validate=Range(min=0, min_inclusive=False))
+    width = JsonNumber(required=True, validate=Range(min=0, min_inclusive=False))
+    height = JsonNumber(required=True, validate=Range(min=0, min_inclusive=False))
+    depth = JsonNumber(required=True, validate=Range(min=0, min_inclusive=False))
 
 
 class ItemSchema(Schema):
@@ -26,7 +26,7 @@ class ItemSchema(Schema):
     description = fields.String(
         allow_none=True, load_default=None, validate=[Length(max=1000), validate_text]
     )
-    price = fields.Float(required=True, validate=Range(min=0, max=1_000_000))
+    price = JsonNumber(required=True, validate=Range(min=0, max=1_000_000))
     tags = fields.List(
         fields.String(validate=[Length(min=1, max=30), validate_text]),
         load_default=list,
