@@ -1,19 +1,23 @@
 """The engine's ceiling, measured against wrk.
 
     python -m loadtest.bench_ceiling [--rounds 3] [--duration 5] [--connections 64,100,256]
-                                     [--services]
+                                     [--target epoll|nginx] [--services]
 
-Starts nginx with one worker process, no access log, answering every request from memory
-(`return 200 '{"status":"ok"}'`), pinned to CPU 0: a target faster than either client, so
-the clients are what is measured. wrk (one thread) and this load generator (one process)
-then take turns on CPU 1, several short alternating rounds at each connection count, so
-both see the same machine. Each round prints both clients' requests/s and CPU use, and the
-nginx core's CPU use, which shows whether the target was the limit (it must stay under
-90%). Then the median generator/wrk ratio per connection count. With --services it does
-the same against the Flask and FastAPI services generated from the templates (GET /health),
-where the server, not the client, should be the limit.
+Starts a target pinned to CPU 0 that answers every request with the same fixed response:
+by default `ceiling_target.c`, a one-thread epoll responder compiled with the system's C
+compiler, which parses nothing but the end of each request head; with `--target nginx`,
+nginx with one worker, no access log and `return 200 '{"status":"ok"}'` (nginx saturates
+its core at about the rate one client core sends, so it cannot tell the clients apart).
+wrk (one thread) and this load generator (one process) then take turns on CPU 1, several
+short alternating rounds at each connection count, so both see the same machine. Each round
+prints both clients' requests/s and CPU use, and the target core's CPU use, which shows
+whether the target was the limit (it must stay under 90%). Then the median generator/wrk
+ratio per connection count. With --services it does the same against the Flask and FastAPI
+services generated from the templates (GET /health), where the server, not the client,
+should be the limit.
 
-nginx and wrk are installed with apt-get when missing (Debian/Ubuntu).
+wrk, nginx (for `--target nginx`) and a C compiler are installed with apt-get when missing
+(Debian/Ubuntu).
 """
 
 from __future__ import annotations
@@ -60,9 +64,10 @@ http {{
 """
 
 
-def ensure_tools() -> None:
-    """Install nginx and wrk from the distribution when either is missing."""
-    missing = [pkg for pkg, binary in (("nginx", "nginx"), ("wrk", "wrk")) if not find(binary)]
+def ensure_tools(target: str) -> None:
+    """Install what the run needs from the distribution when it is missing."""
+    needed = [("wrk", "wrk"), ("nginx", "nginx") if target == "nginx" else ("gcc", "cc")]
+    missing = [pkg for pkg, binary in needed if not find(binary)]
     if not missing:
         return
     if not shutil.which("apt-get"):
@@ -105,6 +110,31 @@ def start_nginx(workdir: Path, cpu: str | None) -> tuple[subprocess.Popen, str]:
             time.sleep(0.1)
     process.kill()
     sys.exit(f"nginx did not start; see {workdir / 'error.log'}")
+
+
+def start_epoll_target(workdir: Path, cpu: str | None) -> tuple[subprocess.Popen, str]:
+    binary = workdir / "ceiling_target"
+    source = Path(__file__).with_name("ceiling_target.c")
+    subprocess.run([find("cc"), "-O2", "-o", str(binary), str(source)], check=True)
+    port = services.free_port()
+    process = subprocess.Popen(
+        [*taskset(cpu), str(binary), str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=1):
+                return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    sys.exit("the epoll target did not start")
+
+
+TARGETS = {"epoll": start_epoll_target, "nginx": start_nginx}
 
 
 def child_cpu() -> float:
@@ -226,11 +256,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[64, 100, 256],
         help="comma list, e.g. 64,100,256",
     )
+    parser.add_argument("--target", choices=sorted(TARGETS), default="epoll")
     parser.add_argument("--services", action="store_true", help="also both generated services")
     parser.add_argument("--json", help="write the measurements to this file")
     args = parser.parse_args(argv)
 
-    ensure_tools()
+    ensure_tools(args.target)
     two_cores = cpu_count() >= 2
     server_cpu, client_cpu = ("0", "1") if two_cores else (None, None)
     print(
@@ -240,27 +271,34 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     results = []
-    with tempfile.TemporaryDirectory(prefix="loadtest-nginx-") as tmp:
-        nginx, url = start_nginx(Path(tmp), server_cpu)
+    with tempfile.TemporaryDirectory(prefix="loadtest-target-") as tmp:
+        target, url = TARGETS[args.target](Path(tmp), server_cpu)
         try:
             for connections in args.connections:
                 results.append(
                     alternate(
-                        "nginx", url, args.rounds, args.duration, connections, client_cpu, nginx.pid
+                        args.target,
+                        url,
+                        args.rounds,
+                        args.duration,
+                        connections,
+                        client_cpu,
+                        target.pid,
                     )
                 )
         finally:
-            stop(nginx)
+            stop(target)
     if args.services:
         results += bench_services(args, server_cpu, client_cpu)
 
     print("\nmedian ratios (loadtest / wrk requests per second):")
     for result in results:
-        goal = 0.90 if result["target"] == "nginx" else 0.95
+        fixed_target = result["target"] in TARGETS
+        goal = 0.90 if fixed_target else 0.95
         verdict = "ok" if result["median_ratio"] >= goal else f"below {goal:.0%}"
         busiest = result["server_cpu_percent_max"]
         target_note = f"the {result['target']} core at most {busiest:.0f}% busy" + (
-            "" if busiest < 90 or result["target"] != "nginx" else ": SATURATED, not a ceiling"
+            "" if busiest < 90 or not fixed_target else ": SATURATED, not a ceiling"
         )
         print(
             f"  {result['target']:8} c={result['connections']:<4} {result['median_ratio']:.3f}"
