@@ -7,13 +7,32 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+{%- if cookiecutter.use_websockets %}
+
+import uvicorn_worker
+{%- endif %}
 
 from {{ cookiecutter.package_name }}.core.config import get_settings
 
 settings = get_settings()
 
 wsgi_app = "{{ cookiecutter.package_name }}.main:app"
+{%- if cookiecutter.use_websockets %}
+
+
+class UvicornWorker(uvicorn_worker.UvicornWorker):
+    # A WebSocket message over WS_MAX_MESSAGE_BYTES closes the connection with 1009 in the
+    # server itself, before it is buffered whole.
+    CONFIG_KWARGS = {
+        **uvicorn_worker.UvicornWorker.CONFIG_KWARGS,
+        "ws_max_size": settings.ws_max_message_bytes,
+    }
+
+
+worker_class = UvicornWorker
+{%- else %}
 worker_class = "uvicorn_worker.UvicornWorker"
+{%- endif %}
 bind = settings.bind
 workers = settings.web_concurrency
 # The application writes its own JSON access lines.

@@ -11,7 +11,7 @@ import uuid
 
 import httpx
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.contract.harness import (
     TIMESTAMP,
@@ -23,6 +23,22 @@ from tests.contract.harness import (
 )
 
 ITEMS = "/api/v1/items"
+
+
+WS_MAX_MESSAGE_BYTES = 1_048_576  # the services' default
+
+
+@pytest.mark.parametrize("path", ["/ws/echo", "/ws/rooms/big"])
+def test_a_message_over_the_limit_closes_with_1009(service, path):
+    with ws_connect(service, path) as ws:
+        ws.send("x" * WS_MAX_MESSAGE_BYTES)  # at the limit: still served
+        if path == "/ws/echo":
+            assert len(ws.recv(timeout=10)) == WS_MAX_MESSAGE_BYTES
+        ws.send("x" * (WS_MAX_MESSAGE_BYTES + 1))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
 
 def room_name() -> str:

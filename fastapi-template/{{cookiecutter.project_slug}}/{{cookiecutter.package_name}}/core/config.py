@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     celery_result_backend: str = ""
 {%- endif %}
     max_body_bytes: int = 1_048_576
+{%- if cookiecutter.use_websockets %}
+    ws_max_message_bytes: int = 1_048_576
+{%- endif %}
     cors_origins: str = ""
     docs_enabled: bool = True
     hsts_seconds: int = 0

@@ -51,6 +51,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Each open WebSocket holds a thread for its lifetime.
 {%- endif %}
         "GUNICORN_THREADS": int(env.get("GUNICORN_THREADS", "{{ "256" if cookiecutter.use_websockets else "64" }}")),
+{%- if cookiecutter.use_websockets %}
+        "WS_MAX_MESSAGE_BYTES": int(env.get("WS_MAX_MESSAGE_BYTES", "1048576")),
+{%- endif %}
     }
 
 
@@ -77,8 +80,12 @@ def flask_config(settings: Mapping[str, Any]) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(settings["DATABASE_URL"]),
         "MAX_CONTENT_LENGTH": settings["MAX_BODY_BYTES"],
 {%- if cookiecutter.use_websockets %}
-        # Pings notice peers that vanished without closing, so their threads are freed.
-        "SOCK_SERVER_OPTIONS": {"ping_interval": 25},
+        # Pings notice peers that vanished without closing, so their threads are freed; a
+        # message over the limit closes the connection with 1009 before it is buffered whole.
+        "SOCK_SERVER_OPTIONS": {
+            "ping_interval": 25,
+            "max_message_size": settings["WS_MAX_MESSAGE_BYTES"],
+        },
 {%- endif %}
     }
 {%- if cookiecutter.use_celery and cookiecutter.use_ml %}
