@@ -95,21 +95,8 @@ def start_nginx(workdir: Path, cpu: str | None) -> tuple[subprocess.Popen, str]:
     (workdir / "tmp").mkdir()
     conf = workdir / "nginx.conf"
     conf.write_text(NGINX_CONF.format(dir=workdir, port=port))
-    process = subprocess.Popen(
-        [*taskset(cpu), find("nginx"), "-c", str(conf), "-p", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=1):
-                return process, url
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    sys.exit(f"nginx did not start; see {workdir / 'error.log'}")
+    command = [find("nginx"), "-c", str(conf), "-p", str(workdir)]
+    return launch(command, port, cpu, f"nginx did not start; see {workdir / 'error.log'}")
 
 
 def start_epoll_target(workdir: Path, cpu: str | None) -> tuple[subprocess.Popen, str]:
@@ -117,8 +104,15 @@ def start_epoll_target(workdir: Path, cpu: str | None) -> tuple[subprocess.Popen
     source = Path(__file__).with_name("ceiling_target.c")
     subprocess.run([find("cc"), "-O2", "-o", str(binary), str(source)], check=True)
     port = services.free_port()
+    return launch([str(binary), str(port)], port, cpu, "the epoll target did not start")
+
+
+def launch(
+    command: list[str], port: int, cpu: str | None, failure: str
+) -> tuple[subprocess.Popen, str]:
+    """Start a target on `cpu` and wait until it answers on `port`; exit with `failure` if not."""
     process = subprocess.Popen(
-        [*taskset(cpu), str(binary), str(port)],
+        [*taskset(cpu), *command],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -131,7 +125,7 @@ def start_epoll_target(workdir: Path, cpu: str | None) -> tuple[subprocess.Popen
         except OSError:
             time.sleep(0.1)
     process.kill()
-    sys.exit("the epoll target did not start")
+    sys.exit(failure)
 
 
 TARGETS = {"epoll": start_epoll_target, "nginx": start_nginx}
