@@ -6,6 +6,7 @@ from typing import Any
 from marshmallow import ValidationError, fields
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+NUMBER_TYPES = {int, float}  # exact types: JSON true and false are not numbers
 
 
 def format_timestamp(value: datetime) -> str:
@@ -26,7 +27,7 @@ class JsonNumber(fields.Float):
     """A JSON number: a string such as "5", or true or false, is refused, not converted."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> float:
-        if type(value) not in (int, float):  # exact types: bool is a subclass of int
+        if type(value) not in NUMBER_TYPES:
             raise self.make_error("invalid")
         number: float = super()._deserialize(value, attr, data, **kwargs)
         return number

@@ -5,9 +5,9 @@ from marshmallow import Schema, ValidationError, fields
 from marshmallow.validate import Length, Range
 
 from ..ml.model import INPUT_SIZE, PIXEL_MAX, PIXEL_MIN
+from . import NUMBER_TYPES
 
 MAX_PREDICT_ROWS = 256
-NUMBER_TYPES = {int, float}  # exact types: JSON true and false are not pixels
 
 
 class PixelRows(fields.List[Any]):
