@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+try:  # numpy folds a sweep's latencies several times faster; the engine works without it
+    import numpy
+except ImportError:  # pragma: no cover - exercised by forcing FAST_FOLD off in the tests
+    numpy = None
+
 SUB_BUCKET_BITS = 11  # 2048 sub-buckets: three significant decimal digits
 SUB_BUCKET_COUNT = 1 << SUB_BUCKET_BITS
 SUB_BUCKET_MASK = SUB_BUCKET_COUNT - 1
@@ -33,6 +38,26 @@ def bucket_bounds(index: int) -> tuple[int, int]:
 
 
 COUNTS_LENGTH = bucket_index(MAX_VALUE) + 1
+# Fold with numpy when there is numpy: the fold is the engine's largest cost in Python after
+# the socket calls. Values stay below 2**53, so float64 holds them exactly.
+FAST_FOLD = numpy is not None
+
+
+def bucket_counts(values: list[int]) -> dict[int, int]:
+    """How many of `values` (non-negative, at most MAX_VALUE) fall in each counts index."""
+    if FAST_FOLD:
+        array = numpy.fromiter(values, dtype=numpy.int64, count=len(values))
+        # frexp's exponent of a positive integer is its bit length
+        shift = numpy.frexp((array | SUB_BUCKET_MASK).astype(numpy.float64))[1] - SUB_BUCKET_BITS
+        counts = numpy.bincount((shift.astype(numpy.int64) << HALF_SHIFT) + (array >> shift))
+        indexes = numpy.flatnonzero(counts)
+        return dict(zip(indexes.tolist(), counts[indexes].tolist(), strict=True))
+    mask, bits, half = SUB_BUCKET_MASK, SUB_BUCKET_BITS, HALF_SHIFT
+    return Counter(
+        ((shift << half) + (v >> shift))
+        for v in values
+        for shift in ((v | mask).bit_length() - bits,)
+    )
 
 
 class Histogram:
@@ -65,18 +90,14 @@ class Histogram:
         list and this folds the list in, which costs far less per value than record()."""
         if not values:
             return
-        values = [min(v, MAX_VALUE) for v in values] if max(values) > MAX_VALUE else values
-        mask, bits, half = SUB_BUCKET_MASK, SUB_BUCKET_BITS, HALF_SHIFT
-        indexes = Counter(
-            ((shift << half) + (v >> shift))
-            for v in values
-            for shift in ((v | mask).bit_length() - bits,)
-        )
-        counts = self.counts
-        for index, n in indexes.items():
-            counts[index] += n
         low, high = min(values), max(values)
-        self.min = max(low, 0) if not self.count else min(self.min, max(low, 0))
+        if high > MAX_VALUE or low < 0:
+            values = [min(max(v, 0), MAX_VALUE) for v in values]
+            low, high = min(values), max(values)
+        counts = self.counts
+        for index, n in bucket_counts(values).items():
+            counts[index] += n
+        self.min = low if not self.count else min(self.min, low)
         self.max = max(self.max, high)
         self.count += len(values)
         self.total += sum(values)

@@ -2,6 +2,7 @@ import random
 
 import pytest
 
+from loadtest import histogram
 from loadtest.histogram import Histogram, bucket_bounds, bucket_index
 
 
@@ -83,7 +84,9 @@ def test_many_percentiles_in_one_pass_match_one_at_a_time():
     assert hist.percentiles(pcts) == [hist.percentile(p) for p in pcts]
 
 
-def test_recording_many_at_once_equals_recording_one_by_one():
+@pytest.mark.parametrize("fast_fold", [True, False], ids=["numpy", "pure-python"])
+def test_recording_many_at_once_equals_recording_one_by_one(monkeypatch, fast_fold):
+    monkeypatch.setattr(histogram, "FAST_FOLD", fast_fold)
     rng = random.Random(5)
     values = [int(rng.lognormvariate(14, 2)) for _ in range(5000)] + [0, 1, 2**50]
     one, many = Histogram(), Histogram()
@@ -92,4 +95,4 @@ def test_recording_many_at_once_equals_recording_one_by_one():
     many.record_many(values[:100])
     many.record_many(values[100:])
     assert many.counts == one.counts
-    assert (many.count, many.min, many.max) == (one.count, one.min, one.max)
+    assert (many.count, many.min, many.max, many.total) == (one.count, one.min, one.max, one.total)
