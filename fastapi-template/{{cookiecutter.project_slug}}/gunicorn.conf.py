@@ -1,6 +1,7 @@
 """Production server: `gunicorn -c gunicorn.conf.py` from the project root.
 
 Settings come from the environment (and .env): BIND, WEB_CONCURRENCY, MIGRATE_ON_START.
+With ENVIRONMENT=production, unsafe settings stop it here, before any worker starts.
 """
 
 import os
@@ -12,9 +13,15 @@ from pathlib import Path
 import uvicorn_worker
 {%- endif %}
 
-from {{ cookiecutter.package_name }}.core.config import get_settings
+from {{ cookiecutter.package_name }}.core.config import (
+    GENERATED_SECRET_KEY_WARNING,
+    exit_if_unsafe_for_production,
+    generate_secret_key,
+    get_settings,
+)
 
 settings = get_settings()
+exit_if_unsafe_for_production(settings)
 
 wsgi_app = "{{ cookiecutter.package_name }}.main:app"
 {%- if cookiecutter.use_websockets %}
@@ -52,14 +59,45 @@ def on_starting(server) -> None:
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True, exist_ok=True)
 
+    if not settings.secret_key:
+        # Made here, before the workers fork, so that every worker shares it.
+        generate_secret_key()
+        server.log.warning(GENERATED_SECRET_KEY_WARNING)
+
     if settings.migrate_on_start:
         from {{ cookiecutter.package_name }}.core.db import upgrade_database
 
         server.log.info("Applying database migrations")
         upgrade_database(settings.database_url)
+{%- if cookiecutter.use_auth %}
+
+    if settings.admin_username and settings.admin_password:
+        from {{ cookiecutter.package_name }}.core.config import export_setting
+        from {{ cookiecutter.package_name }}.services.users import bootstrap_admin
+
+        server.log.info("Ensuring the admin user %s", settings.admin_username)
+        bootstrap_admin(settings.database_url, settings.admin_username, settings.admin_password)
+        # Done for every worker: they need neither repeat it nor hold the password.
+        export_setting("ADMIN_PASSWORD", "")
+{%- endif %}
 
 
 def child_exit(server, worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+{%- if cookiecutter.use_websockets %}
+
+
+def when_ready(server) -> None:
+    """Say so at start when WebSocket rooms will not reach across the worker processes."""
+{%- if cookiecutter.use_celery %}
+    if workers > 1 and not settings.redis_url:
+{%- else %}
+    if workers > 1:
+{%- endif %}
+        server.log.warning(
+            "WebSocket rooms reach one worker process only: %d workers and no REDIS_URL",
+            workers,
+        )
+{%- endif %}

@@ -4,7 +4,9 @@ gthread workers: each worker process serves up to GUNICORN_THREADS requests at o
 {%- if cookiecutter.use_websockets %}
 An open WebSocket holds one of those threads for as long as it stays open.
 {%- endif %}
-Pending database migrations run once, in the master, before any worker starts.
+Unsafe production settings stop the master before it starts anything (one line on stderr).
+Pending database migrations run once, in the master, before any worker starts{% if cookiecutter.use_auth %}; so does
+the admin user's set-up{% endif %}.
 {%- if cookiecutter.use_websockets %}
 On SIGTERM a worker closes its WebSockets (1001), finishes its other requests and exits.
 {%- endif %}
@@ -20,7 +22,14 @@ import threading
 {%- endif %}
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.core.config import load_settings
+from {{ cookiecutter.package_name }}.core.config import (
+    ensure_secret_key,
+    exit_if_unsafe_for_production,
+    load_settings,
+)
+
+settings = load_settings()
+exit_if_unsafe_for_production(settings)
 
 # Prometheus' multiprocess mode must be chosen before prometheus_client is imported
 # anywhere, and before the workers fork: every process then writes its samples to files
@@ -30,9 +39,12 @@ metrics_dir = Path(
 )
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
 
-settings = load_settings()
-
+{% if cookiecutter.use_auth -%}
+# The master sets up the admin user (on_starting): the workers need not do it again.
+wsgi_app = "{{ cookiecutter.package_name }}.main:create_app(bootstrap_admin=False)"
+{% else -%}
 wsgi_app = "{{ cookiecutter.package_name }}.main:create_app()"
+{% endif -%}
 bind = settings["BIND"]
 workers = settings["WEB_CONCURRENCY"]
 worker_class = "gthread"
@@ -58,7 +70,12 @@ logconfig_dict = {
 
 
 def on_starting(server):
-    """In the master, once: clear old metric files and apply migrations."""
+    """In the master, once, before the workers fork.
+
+    The secret key (made up in development, when unset, so that every worker inherits the
+    same one), old metric files, migrations{% if cookiecutter.use_auth %}, the admin user{% endif %}.
+    """
+    ensure_secret_key(settings)
     metrics_dir.mkdir(parents=True, exist_ok=True)
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
@@ -66,6 +83,13 @@ def on_starting(server):
         from {{ cookiecutter.package_name }}.core.db import upgrade_database
 
         upgrade_database()
+{%- if cookiecutter.use_auth %}
+    if settings["ADMIN_USERNAME"] and settings["ADMIN_PASSWORD"]:
+        from {{ cookiecutter.package_name }}.core.db import standalone_app
+        from {{ cookiecutter.package_name }}.services.users import ensure_admin_at_start
+
+        ensure_admin_at_start(standalone_app())
+{%- endif %}
 
 
 def child_exit(server, worker):
@@ -73,6 +97,21 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+{%- if cookiecutter.use_websockets %}
+
+
+def when_ready(server):
+    """Say so at start when WebSocket rooms will not reach across the worker processes."""
+{%- if cookiecutter.use_celery %}
+    if workers > 1 and not settings["REDIS_URL"]:
+{%- else %}
+    if workers > 1:
+{%- endif %}
+        server.log.warning(
+            "WebSocket rooms reach one worker process only: %d workers and no REDIS_URL",
+            workers,
+        )
+{%- endif %}
 {%- if cookiecutter.use_websockets %}
 
 

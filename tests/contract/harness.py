@@ -7,6 +7,7 @@ not go away, fails the test with its log rather than hanging the run.
 """
 
 import contextlib
+import http.client
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +65,24 @@ SERVICE_SETTINGS = (
     "CACHE_TTL_SECONDS",
     "TEST_DATABASE_URL",
     "TEST_REDIS_URL",
+    "ENVIRONMENT",
+    "SECRET_KEY",
+    "ADMIN_USERNAME",
+    "ADMIN_PASSWORD",
+    "ACCESS_TOKEN_MINUTES",
+    "LOGIN_RATE_LIMIT",
+    "DOCS_ENABLED",
+    "HSTS_SECONDS",
+    "WS_MAX_MESSAGE_BYTES",
 )
+
+# Both services share one signing key, so a token from one is accepted by the other.
+SECRET_KEY = "contract-suite-signing-key-0123456789abcdef"
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "contract-admin-password"
+# The regular user whose token `Service.client()` carries, created by the admin at start.
+WRITER_USERNAME = "writer"
+WRITER_PASSWORD = "contract-writer-password"
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 REASON_PHRASES = {
@@ -180,6 +199,7 @@ class Service:
     redis_url: str | None
     server: Process
     worker: Process | None = None
+    token: str | None = None  # the writer's access token, once the service is up
 
     @property
     def base_url(self) -> str:
@@ -189,8 +209,32 @@ class Service:
     def model_path(self) -> Path:
         return self.project_dir / PACKAGE / "ml" / "digits.onnx"
 
-    def client(self, **kwargs) -> httpx.Client:
+    def client(self, token: str | None = "writer", **kwargs) -> httpx.Client:
+        """A client that sends the writer's token (`token=None`: none; or a token of its own)."""
+        if token == "writer":
+            token = self.token
+        if token:
+            kwargs["headers"] = {"Authorization": f"Bearer {token}", **kwargs.get("headers", {})}
         return httpx.Client(base_url=self.base_url, timeout=HTTP_TIMEOUT, **kwargs)
+
+    def login(self, username: str, password: str) -> str:
+        """An access token from POST /api/v1/auth/token (fails the test if refused)."""
+        response = httpx.post(
+            f"{self.base_url}/api/v1/auth/token",
+            data={"username": username, "password": password},
+            timeout=HTTP_TIMEOUT,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
+
+    def create_user(self, username: str, password: str, is_admin: bool = False) -> None:
+        """Create a user as the admin; a user of that name already there is fine."""
+        with self.client(token=self.login(ADMIN_USERNAME, ADMIN_PASSWORD)) as admin:
+            response = admin.post(
+                "/api/v1/users",
+                json={"username": username, "password": password, "is_admin": is_admin},
+            )
+        assert response.status_code in (201, 409), response.text
 
     def ws_url(self, path: str) -> str:
         return f"ws://127.0.0.1:{self.port}{path}"
@@ -221,6 +265,32 @@ class Service:
             return None
 
         return wait_until(owner, timeout=3.0, interval=0.05)
+
+
+class KeptConnection:
+    """One keep-alive connection (so one gunicorn worker) that knows its local port."""
+
+    def __init__(self, service: Service):
+        self.http = http.client.HTTPConnection("127.0.0.1", service.port, timeout=HTTP_TIMEOUT)
+        self.http.connect()
+        self.port = self.http.sock.getsockname()[1]
+
+    def get(self, path: str, token: str | None = None) -> int:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http.request("GET", path, headers=headers)
+        response = self.http.getresponse()
+        response.read()
+        return response.status
+
+    def failed_login(self, token_path: str, username: str) -> tuple[int, str]:
+        form = urllib.parse.urlencode({"username": username, "password": "wrong password!"})
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        self.http.request("POST", token_path, body=form, headers=headers)
+        response = self.http.getresponse()
+        return response.status, response.read().decode()
+
+    def close(self) -> None:
+        self.http.close()
 
 
 def service_environment(project_dir: Path, **settings: str | None) -> dict[str, str]:
@@ -275,18 +345,23 @@ def running_service(
     database_url: str,
     redis_url: str | None = None,
     celery: bool = False,
+    **settings: str | None,
 ) -> Iterator[Service]:
-    """Start gunicorn (and a Celery worker when asked) and stop both afterwards."""
+    """Start gunicorn (and a Celery worker when asked) and stop both afterwards; `settings`
+    are further environment variables for both (None leaves one unset)."""
     port = free_port()
-    env = service_environment(
-        project_dir,
-        BIND=f"127.0.0.1:{port}",
-        WEB_CONCURRENCY=str(WORKERS),
-        DATABASE_URL=database_url,
-        LOG_LEVEL="INFO",
-        REDIS_URL=redis_url,
-        CELERY_BROKER_URL=redis_url if celery else None,
-    )
+    defaults = {
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(WORKERS),
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "INFO",
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": redis_url if celery else None,
+        "SECRET_KEY": SECRET_KEY,
+        "ADMIN_USERNAME": ADMIN_USERNAME,
+        "ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
+    env = service_environment(project_dir, **{**defaults, **settings})
     run_dir.mkdir(parents=True, exist_ok=True)
     server = Process(
         "gunicorn",
@@ -298,6 +373,8 @@ def running_service(
     service = Service(name, framework, database, project_dir, port, database_url, redis_url, server)
     try:
         _wait_for_health(service)
+        service.create_user(WRITER_USERNAME, WRITER_PASSWORD)
+        service.token = service.login(WRITER_USERNAME, WRITER_PASSWORD)
         if celery:
             service.worker = Process(
                 "celery",
@@ -450,12 +527,8 @@ WS_TIMEOUT = 10.0
 
 
 def ws_connect(service: Service, path: str):
-    """An open connection; to a room, one the server has already added to that room.
-
-    The handshake completes before the server's handler joins the room, so a message
-    published right after connecting could miss it. The handler answers an invalid message
-    only once it has joined and is reading, so one such round trip settles membership.
-    """
+    """An open connection; to a room, one the server has already added to that room (its
+    first message, `{"type": "joined", "room": ...}`, says so and is consumed here)."""
     from websockets.sync.client import connect
 
     # Connected on return (legacy=True), as ws_pair needs; callers close it with `with`.
@@ -464,9 +537,8 @@ def ws_connect(service: Service, path: str):
     )
     if path.startswith("/ws/rooms/"):
         try:
-            connection.send("not json")
-            reply = ws_receive(connection)
-            assert reply["type"] == "error", reply
+            first = ws_receive(connection)
+            assert first == {"type": "joined", "room": path.removeprefix("/ws/rooms/")}, first
         except BaseException:
             connection.close()
             raise

@@ -17,6 +17,7 @@ ITEM_FIELDS = {
     "dimensions",
     "created_at",
     "updated_at",
+    "owner_id",  # the contract services run with users and tokens (use_auth)
 }
 
 

@@ -26,7 +26,14 @@ def test_ready_reports_every_check(service, client):
     assert response.json() == {
         "status": "ok",
         "checks": {"database": "ok", "redis": expected_redis, "model": "ok"},
+        # several workers: rooms span them through Redis, or stay within each process
+        "realtime": "redis" if service.redis_url else "local",
     }
+
+
+def test_rooms_split_per_process_are_warned_about_at_start(service):
+    warned = "REDIS_URL" in service.server.log() and "rooms" in service.server.log()
+    assert warned is (service.redis_url is None), service.server.log_tail()
 
 
 # ---- metrics --------------------------------------------------------------------------------

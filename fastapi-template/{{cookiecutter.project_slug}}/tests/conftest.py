@@ -7,21 +7,40 @@ By default the suite runs on a throw-away SQLite file. TEST_DATABASE_URL points 
 another database (its tables are dropped and recreated through the migrations);
 TEST_REDIS_URL enables the tests that need Redis, which skip without it, or fail when
 CI=true, so that a CI job cannot pass without running them.
+{%- if cookiecutter.use_auth %}
+
+`client` sends a regular user's access token, `admin_client` an administrator's, and
+`anonymous_client` none; `make_client(as_user=...)` picks whose, if anyone's.
+{%- endif %}
 """
 
 import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+{%- if cookiecutter.use_auth %}
+from datetime import timedelta
+{%- endif %}
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+{% if cookiecutter.use_auth -%}
+from {{ cookiecutter.package_name }}.core.auth import create_access_token, password_hasher
+{% endif -%}
 from {{ cookiecutter.package_name }}.core.config import get_settings
+{%- if cookiecutter.use_auth %}
+from {{ cookiecutter.package_name }}.core.db import (
+    create_sync_engine,
+    get_sync_session_factory,
+    upgrade_database,
+)
+{%- else %}
 from {{ cookiecutter.package_name }}.core.db import create_sync_engine, upgrade_database
+{%- endif %}
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.models import Base
+from {{ cookiecutter.package_name }}.models import Base{% if cookiecutter.use_auth %}, User{% endif %}
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
@@ -29,6 +48,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 # Everything the application reads from the environment, pinned for a predictable run.
 TEST_ENVIRONMENT = {
+    "ENVIRONMENT": "development",
+    "SECRET_KEY": "a-secret-key-for-the-test-suite-only",
 {%- if cookiecutter.use_celery %}
     "REDIS_URL": "",
     "CACHE_TTL_SECONDS": "60",
@@ -43,7 +64,17 @@ TEST_ENVIRONMENT = {
     "CORS_ORIGINS": "",
     "MAX_BODY_BYTES": "1048576",
     "LOG_LEVEL": "WARNING",
+{%- if cookiecutter.use_auth %}
+    "ACCESS_TOKEN_MINUTES": "30",
+    "ADMIN_USERNAME": "",
+    "ADMIN_PASSWORD": "",
+    "LOGIN_RATE_LIMIT": "5/minute",
+{%- endif %}
 }
+{%- if cookiecutter.use_auth %}
+# The password of every user the fixtures create.
+TEST_PASSWORD = "correct horse battery staple"
+{%- endif %}
 
 
 @pytest.fixture
@@ -97,9 +128,97 @@ def empty_tables(database_url: str) -> Iterator[None]:
     yield
 
 
+{%- if cookiecutter.use_auth %}
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    # Argon2 is slow on purpose: hash the one test password once per run.
+    return password_hasher.hash(TEST_PASSWORD)
+
+
+@pytest.fixture
+def password() -> str:
+    """The password of every user the fixtures create."""
+    return TEST_PASSWORD
+
+
+@pytest.fixture
+def make_user(database_url: str, password_hash: str) -> Callable[..., User]:
+    """Insert a user straight into the database: make_user("bob", is_admin=True)."""
+
+    def make(username: str, is_admin: bool = False) -> User:
+        with get_sync_session_factory(database_url)() as session:
+            user = User(username=username, password_hash=password_hash, is_admin=is_admin)
+            session.add(user)
+            session.commit()
+            return user
+
+    return make
+
+
+@pytest.fixture
+def user(make_user) -> User:
+    """The regular user whose token `client` sends."""
+    return make_user("alice")
+
+
+@pytest.fixture
+def admin(make_user) -> User:
+    return make_user("root", is_admin=True)
+
+
+def bearer(user: User) -> dict[str, str]:
+    """An Authorization header with a new access token for `user`."""
+    settings = get_settings()
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    token = create_access_token(user.id, settings.secret_key, lifetime)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def auth_headers(user: User) -> dict[str, str]:
+    return bearer(user)
+{%- endif %}
+
+
 @pytest.fixture
 def app() -> FastAPI:
     return create_app()
+{%- if cookiecutter.use_auth %}
+
+
+@pytest.fixture
+def client(app: FastAPI, auth_headers: dict[str, str]) -> Iterator[TestClient]:
+    with TestClient(app, headers=auth_headers) as client:
+        yield client
+
+
+@pytest.fixture
+def make_client(user: User) -> Iterator[Callable[..., TestClient]]:
+    """Build a client for an app with some settings changed: make_client(max_body_bytes=10).
+
+    It sends the token of `as_user`: by default the regular user's, with None no token.
+    """
+    with ExitStack() as stack:
+
+        def make(as_user: User | None = user, **overrides) -> TestClient:
+            settings = get_settings().model_copy(update=overrides)
+            headers = bearer(as_user) if as_user is not None else None
+            return stack.enter_context(TestClient(create_app(settings), headers=headers))
+
+        yield make
+
+
+@pytest.fixture
+def anonymous_client(make_client) -> TestClient:
+    return make_client(as_user=None)
+
+
+@pytest.fixture
+def admin_client(make_client, admin: User) -> TestClient:
+    return make_client(as_user=admin)
+{%- else %}
 
 
 @pytest.fixture
@@ -118,6 +237,7 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
             return stack.enter_context(TestClient(create_app(settings)))
 
         yield make
+{%- endif %}
 
 
 @pytest.fixture

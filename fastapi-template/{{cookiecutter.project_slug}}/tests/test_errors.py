@@ -50,9 +50,28 @@ def test_wrong_method_is_405_with_allow(client: TestClient):
     response = client.delete("/api/v1/items")
 
     assert_problem(response, 405, "Method Not Allowed", "Method Not Allowed")
-    assert response.headers["allow"] == "GET, POST"
+    assert response.headers["allow"] == "GET, HEAD, OPTIONS, POST"
     item_route = client.post("/api/v1/items/1", json={})
-    assert item_route.headers["allow"] == "DELETE, GET, PATCH, PUT"
+    assert item_route.headers["allow"] == "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"
+
+
+def test_options_is_204_with_allow(client: TestClient):
+    response = client.options("/api/v1/items/1")
+
+    assert response.status_code == 204
+    assert response.headers["allow"] == "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"
+    assert response.content == b""
+    assert client.options("/nowhere").status_code == 404
+
+
+def test_head_is_get_without_the_body(client: TestClient):
+    get, head = client.get("/health"), client.head("/health")
+
+    assert head.status_code == get.status_code == 200
+    assert head.headers["content-length"] == get.headers["content-length"]
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.content == b""
+    assert client.head("/api/v1/items/999999").status_code == 404
 
 
 def test_stale_if_match_is_412(client: TestClient, create_item):

@@ -19,6 +19,9 @@ def test_ready_reports_every_check(client: TestClient):
             "redis": "disabled",
             "model": "{{ 'ok' if cookiecutter.use_ml else 'disabled' }}",
         },
+{%- if cookiecutter.use_websockets %}
+        "realtime": "local",
+{%- endif %}
     }
 
 

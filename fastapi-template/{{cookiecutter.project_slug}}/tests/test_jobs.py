@@ -2,7 +2,6 @@ import time
 {%- if cookiecutter.use_celery %}
 import uuid
 {%- endif %}
-from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -51,13 +50,20 @@ def test_unknown_job_is_404(client: TestClient):
 def test_malformed_job_ids_are_404_without_a_query(
     make_client, unreachable_database_url: str, job_id: str
 ):
-    # No database to ask: only an id that could exist would need one.
+    # No database to ask: no route takes a job id of another form than the ids handed out.
     client = make_client(database_url=unreachable_database_url)
 
     response = client.get(f"/api/v1/jobs/{job_id}")
 
     assert response.status_code == 404
-    assert response.json()["detail"] == f"Job {unquote(job_id)} not found"
+    assert response.json()["detail"] == "The requested URL was not found"
+
+
+def test_get_on_the_submission_path_is_405(client: TestClient):
+    response = client.get("/api/v1/jobs/predictions")
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "OPTIONS, POST"
 
 
 def test_job_inputs_are_validated_down_to_row_and_column(client: TestClient):

@@ -33,6 +33,9 @@ def traced_client(
 {%- if cookiecutter.use_celery %}
     redis_url: str,
 {%- endif %}
+{%- if cookiecutter.use_auth %}
+    auth_headers: dict[str, str],
+{%- endif %}
 ) -> Iterator[TestClient]:
 {%- if cookiecutter.use_celery %}
     settings = get_settings().model_copy(update={"redis_url": redis_url, "log_level": "INFO"})
@@ -41,7 +44,11 @@ def traced_client(
 {%- endif %}
     app = create_app(settings)
     instrument_app(app, create_tracer_provider(SimpleSpanProcessor(exporter)))
+{%- if cookiecutter.use_auth %}
+    with TestClient(app, headers=auth_headers) as client:
+{%- else %}
     with TestClient(app) as client:
+{%- endif %}
         yield client
 
 

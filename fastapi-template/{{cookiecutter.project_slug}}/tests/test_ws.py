@@ -1,10 +1,20 @@
 {% if cookiecutter.use_celery -%}
 import time
-
 {% endif -%}
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 from fastapi.testclient import TestClient
-from starlette.testclient import WebSocketDenialResponse
+from starlette.testclient import WebSocketDenialResponse, WebSocketTestSession
+
+
+@contextmanager
+def in_room(client: TestClient, room: str) -> Iterator[WebSocketTestSession]:
+    """A connection to a room, once the server has said it joined (its first message)."""
+    with client.websocket_connect(f"/ws/rooms/{room}") as websocket:
+        assert websocket.receive_json() == {"type": "joined", "room": room}
+        yield websocket
 
 
 def test_echo_returns_every_message(client: TestClient):
@@ -16,8 +26,8 @@ def test_echo_returns_every_message(client: TestClient):
 
 def test_room_messages_reach_every_member_including_the_sender(client: TestClient):
     with (
-        client.websocket_connect("/ws/rooms/lobby") as alice,
-        client.websocket_connect("/ws/rooms/lobby") as bob,
+        in_room(client, "lobby") as alice,
+        in_room(client, "lobby") as bob,
     ):
         alice.send_json({"type": "message", "data": {"text": "hi", "n": [1, 2]}})
 
@@ -31,8 +41,8 @@ def test_room_messages_reach_every_member_including_the_sender(client: TestClien
 
 def test_rooms_are_separate(client: TestClient):
     with (
-        client.websocket_connect("/ws/rooms/a") as in_a,
-        client.websocket_connect("/ws/rooms/b") as in_b,
+        in_room(client, "a") as in_a,
+        in_room(client, "b") as in_b,
     ):
         in_b.send_json({"type": "message", "data": "for b"})
         in_a.send_json({"type": "message", "data": "for a"})
@@ -46,7 +56,7 @@ def test_rooms_are_separate(client: TestClient):
     ["not json", "[1, 2]", '{"type": "message"}', '{"type": "other", "data": 1}', '"message"'],
 )
 def test_bad_messages_get_an_error_and_the_connection_stays_open(client: TestClient, text: str):
-    with client.websocket_connect("/ws/rooms/lobby") as websocket:
+    with in_room(client, "lobby") as websocket:
         websocket.send_text(text)
         error = websocket.receive_json()
         assert error["type"] == "error"
@@ -72,13 +82,13 @@ def test_invalid_room_names_are_refused_with_a_404_problem(client: TestClient, r
 
 def test_longest_room_name_is_accepted(client: TestClient):
     room = "Az09_.-" + "r" * 57
-    with client.websocket_connect(f"/ws/rooms/{room}") as websocket:
+    with in_room(client, room) as websocket:
         websocket.send_json({"type": "message", "data": 1})
         assert websocket.receive_json()["room"] == room
 
 
 def test_item_writes_are_announced_in_the_items_room(client: TestClient, item_payload):
-    with client.websocket_connect("/ws/rooms/items") as websocket:
+    with in_room(client, "items") as websocket:
         created = client.post("/api/v1/items", json=item_payload).json()
         updated = client.patch(f"/api/v1/items/{created['id']}", json={"price": 1}).json()
         client.delete(f"/api/v1/items/{created['id']}")
@@ -94,12 +104,12 @@ def test_item_writes_are_announced_in_the_items_room(client: TestClient, item_pa
 
 def test_a_dropped_connection_leaves_its_room(client: TestClient):
     hub = client.app.state.hub
-    with client.websocket_connect("/ws/rooms/transient") as websocket:
+    with in_room(client, "transient") as websocket:
         websocket.send_json({"type": "message", "data": 1})
         websocket.receive_json()
         assert hub.connection_count("transient") == 1
 
-    with client.websocket_connect("/ws/rooms/transient") as websocket:
+    with in_room(client, "transient") as websocket:
         # The echo proves the server has processed the earlier disconnect.
         websocket.send_json({"type": "message", "data": 2})
         assert websocket.receive_json()["data"] == 2
@@ -112,8 +122,8 @@ def test_rooms_span_processes_through_redis(make_client, redis_url: str):
     first, second = make_client(redis_url=redis_url), make_client(redis_url=redis_url)
 
     with (
-        first.websocket_connect("/ws/rooms/shared") as on_first,
-        second.websocket_connect("/ws/rooms/shared") as on_second,
+        in_room(first, "shared") as on_first,
+        in_room(second, "shared") as on_second,
     ):
         wait_until_subscribed(second)
         wait_until_subscribed(first)

@@ -1,5 +1,6 @@
 """The application factory: settings, middleware, error handlers, routes and lifespan."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -19,14 +20,22 @@ from {{ cookiecutter.package_name }}.api.routes.jobs import JOB_BODY_LIMIT_FACTO
 {%- if cookiecutter.use_celery %}
 from {{ cookiecutter.package_name }}.core.cache import ItemCache, create_redis
 {%- endif %}
-from {{ cookiecutter.package_name }}.core.config import Settings, get_settings
+from {{ cookiecutter.package_name }}.core.config import (
+    GENERATED_SECRET_KEY_WARNING,
+    Settings,
+    exit_if_unsafe_for_production,
+    generate_secret_key,
+    get_settings,
+)
 from {{ cookiecutter.package_name }}.core.db import create_database_engine, create_session_factory
 from {{ cookiecutter.package_name }}.core.errors import (
     BodyLimitMiddleware,
     register_error_handlers,
+    use_problem_schema,
     websocket_not_found,
 )
 from {{ cookiecutter.package_name }}.core.logging import RequestLoggingMiddleware, configure_logging
+from {{ cookiecutter.package_name }}.core.methods import AutomaticMethodsMiddleware
 from {{ cookiecutter.package_name }}.core.metrics import MetricsMiddleware
 {%- if cookiecutter.use_websockets and cookiecutter.use_celery %}
 from {{ cookiecutter.package_name }}.core.realtime import LocalHub, RedisHub
@@ -34,15 +43,27 @@ from {{ cookiecutter.package_name }}.core.realtime import LocalHub, RedisHub
 from {{ cookiecutter.package_name }}.core.realtime import LocalHub
 {%- endif %}
 from {{ cookiecutter.package_name }}.core.security import SecurityHeadersMiddleware
+{%- if cookiecutter.use_auth %}
+from {{ cookiecutter.package_name }}.core.throttle import LoginThrottle
+{%- endif %}
 from {{ cookiecutter.package_name }}.core.tracing import create_tracer_provider, instrument_app, traced, tracing_enabled
 {%- if cookiecutter.use_ml %}
 from {{ cookiecutter.package_name }}.ml.model import load_model
 from {{ cookiecutter.package_name }}.services.jobs import JobRunner
 from {{ cookiecutter.package_name }}.services.predictions import MicroBatcher
 {%- endif %}
+{%- if cookiecutter.use_auth %}
+from {{ cookiecutter.package_name }}.services.users import ensure_admin
+{%- endif %}
+
+logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+{%- if cookiecutter.use_auth %}
+CORS_EXPOSED_HEADERS = ["ETag", "Location", "Retry-After", "WWW-Authenticate", "X-Request-ID"]
+{%- else %}
 CORS_EXPOSED_HEADERS = ["ETag", "Location", "X-Request-ID"]
+{%- endif %}
 
 
 @asynccontextmanager
@@ -92,12 +113,26 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.job_runner = JobRunner(settings)
         stack.callback(app.state.job_runner.shutdown)
 {%- endif %}
+{%- if cookiecutter.use_auth %}
+
+        app.state.login_throttle = LoginThrottle(settings.login_rate_limit{% if cookiecutter.use_celery %}, app.state.redis{% endif %})
+        # Under gunicorn the master has done this before forking, and cleared ADMIN_PASSWORD
+        # for its workers (gunicorn.conf.py).
+        if settings.admin_username and settings.admin_password:
+            async with app.state.session_factory() as session:
+                await ensure_admin(session, settings.admin_username, settings.admin_password)
+{%- endif %}
         yield
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    exit_if_unsafe_for_production(settings)
     configure_logging(settings.log_level)
+    if not settings.secret_key:
+        # No gunicorn master made one for this process (tests, uvicorn): make its own.
+        settings = settings.model_copy(update={"secret_key": generate_secret_key()})
+        logger.warning(GENERATED_SECRET_KEY_WARNING)
 
     app = FastAPI(
         title="{{ cookiecutter.project_name }}",
@@ -114,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.tracer_provider = None
     register_error_handlers(app)
+    use_problem_schema(app)
     for router in routers:
         if router is not docs.router or settings.docs_enabled:
             app.include_router(router)
@@ -123,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # Pure ASGI middleware; the last one added is the outermost.
+    app.add_middleware(AutomaticMethodsMiddleware, router=app.router)
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,

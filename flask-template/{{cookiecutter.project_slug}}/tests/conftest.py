@@ -3,21 +3,49 @@
 The database is SQLite in a temporary directory, or `TEST_DATABASE_URL` if set (its tables
 are dropped and rebuilt through the migrations once per run).{% if cookiecutter.use_celery %} Tests that need Redis use
 `TEST_REDIS_URL`; without it they are skipped, or fail under `CI=true`.{% endif %}
+{%- if cookiecutter.use_auth %}
+
+`client` sends a regular user's token (`user`) with every request, `admin_client` an
+admin's (`admin`), `anonymous_client` none. A client of an app from `make_app` sends none
+until `authorize(client)` gives it the regular user's.
+{%- endif %}
 """
 
 import os
+{%- if cookiecutter.use_auth %}
+from datetime import timedelta
+{%- endif %}
 
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
 
+{% if cookiecutter.use_auth -%}
+from {{ cookiecutter.package_name }}.core.auth import create_access_token, hash_password
+{% endif -%}
 from {{ cookiecutter.package_name }}.core.db import db
 from {{ cookiecutter.package_name }}.main import create_app
+{%- if cookiecutter.use_auth %}
+from {{ cookiecutter.package_name }}.models import User
+{%- endif %}
+
+TEST_SECRET_KEY = "a-secret-key-for-the-tests-only-0123456789"
+{%- if cookiecutter.use_auth %}
+PASSWORD = "correct horse battery staple"
+{%- endif %}
 
 
 def settings_for_tests(database_url: str, **overrides: object) -> dict[str, object]:
     return {
         "TESTING": True,
+        "ENVIRONMENT": "development",
+        "SECRET_KEY": TEST_SECRET_KEY,
+{%- if cookiecutter.use_auth %}
+        "ADMIN_USERNAME": "",
+        "ADMIN_PASSWORD": "",
+        "LOGIN_RATE_LIMIT": "5/minute",
+        "ACCESS_TOKEN_MINUTES": 30,
+{%- endif %}
         "DATABASE_URL": database_url,
         "CORS_ORIGINS": [],
 {%- if cookiecutter.use_celery %}
@@ -79,10 +107,76 @@ def app(make_app):
         empty_tables()
     return app
 
+{% if cookiecutter.use_auth %}
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """PASSWORD, hashed once: Argon2 is slow on purpose, and most tests only need a user."""
+    return hash_password(PASSWORD)
 
+
+def add_user(app, username: str, password_hash: str, is_admin: bool = False) -> User:
+    with app.app_context():
+        user = User(username=username, password_hash=password_hash, is_admin=is_admin)
+        db.session.add(user)
+        db.session.commit()
+    return user
+
+
+def token_for(app, user: User) -> str:
+    lifetime = timedelta(minutes=app.config["ACCESS_TOKEN_MINUTES"])
+    return create_access_token(user.id, app.config["SECRET_KEY"], lifetime)
+
+
+def sign_in(client, user: User):
+    """Send `user`'s token with every request of this test client."""
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token_for(client.application, user)}"
+    return client
+
+
+@pytest.fixture
+def user(app, password_hash) -> User:
+    return add_user(app, "alice", password_hash)
+
+
+@pytest.fixture
+def admin(app, password_hash) -> User:
+    return add_user(app, "root", password_hash, is_admin=True)
+
+
+@pytest.fixture
+def client(app, user):
+    return sign_in(app.test_client(), user)
+
+
+@pytest.fixture
+def anonymous_client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def admin_client(app, admin):
+    return sign_in(app.test_client(), admin)
+
+
+@pytest.fixture
+def authorize(user):
+    """Give a test client (of an app from `make_app`) the regular user's token."""
+    return lambda client: sign_in(client, user)
+
+
+@pytest.fixture
+def new_user_client(app, password_hash):
+    """Add a user (with PASSWORD) and return a test client signed in as them."""
+
+    def make(username: str, is_admin: bool = False):
+        return sign_in(app.test_client(), add_user(app, username, password_hash, is_admin))
+
+    return make
+{%- else %}
 @pytest.fixture
 def client(app):
     return app.test_client()
+{%- endif %}
 {%- if cookiecutter.use_celery %}
 
 

@@ -16,8 +16,11 @@ def store(redis_url):
     return redis.Redis.from_url(redis_url)
 
 
-def test_read_populates_and_write_invalidates(cached_app, store):
+def test_read_populates_and_write_invalidates(cached_app, store{% if cookiecutter.use_auth %}, authorize{% endif %}):
     client = cached_app.test_client()
+{%- if cookiecutter.use_auth %}
+    authorize(client)
+{%- endif %}
     item = client.post("/api/v1/items", json={"name": "Kettle", "price": 25}).json
     key = f"item:{item['id']}"
     assert store.get(key) is None
@@ -39,8 +42,11 @@ def test_read_populates_and_write_invalidates(cached_app, store):
     assert client.get(f"/api/v1/items/{item['id']}").status_code == 404
 
 
-def test_reads_are_served_from_the_cache(cached_app, store):
+def test_reads_are_served_from_the_cache(cached_app, store{% if cookiecutter.use_auth %}, authorize{% endif %}):
     client = cached_app.test_client()
+{%- if cookiecutter.use_auth %}
+    authorize(client)
+{%- endif %}
     item = client.post("/api/v1/items", json={"name": "Kettle", "price": 25}).json
     client.get(f"/api/v1/items/{item['id']}")
     # Change the cached copy behind the service's back: the next read must return it.
@@ -50,8 +56,11 @@ def test_reads_are_served_from_the_cache(cached_app, store):
     assert hit.headers["ETag"] == '"7-9"'
 
 
-def test_redis_down_still_serves(make_app):
+def test_redis_down_still_serves(make_app{% if cookiecutter.use_auth %}, authorize{% endif %}):
     client = make_app(REDIS_URL="redis://127.0.0.1:1/0").test_client()
+{%- if cookiecutter.use_auth %}
+    authorize(client)
+{%- endif %}
     item = client.post("/api/v1/items", json={"name": "Kettle", "price": 25}).json
     response = client.get(f"/api/v1/items/{item['id']}")
     assert response.status_code == 200

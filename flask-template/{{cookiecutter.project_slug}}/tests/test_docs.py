@@ -36,3 +36,44 @@ def test_every_asset_is_served(client):
         "redoc.standalone.js",
     ):
         assert client.get(f"/static/docs/{name}").status_code == 200, name
+{%- if cookiecutter.use_auth %}
+
+
+PROTECTED = [
+    ("/api/v1/items", "post"),
+    ("/api/v1/items/{item_id}", "put"),
+    ("/api/v1/items/{item_id}", "patch"),
+    ("/api/v1/items/{item_id}", "delete"),
+{%- if cookiecutter.use_ml %}
+    ("/api/v1/jobs/predictions", "post"),
+{%- endif %}
+    ("/api/v1/users", "post"),
+    ("/api/v1/users/me", "get"),
+]
+PUBLIC = [
+    ("/api/v1/items", "get"),
+    ("/api/v1/items/{item_id}", "get"),
+    ("/api/v1/auth/token", "post"),
+    ("/health", "get"),
+]
+PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def test_protected_operations_declare_the_oauth2_password_scheme(client):
+    spec = client.get("/openapi.json").json
+    assert spec["components"]["securitySchemes"] == {
+        "OAuth2PasswordBearer": {
+            "type": "oauth2",
+            "flows": {"password": {"tokenUrl": "/api/v1/auth/token", "scopes": {}}},
+        }
+    }
+    for path, method in PROTECTED:
+        operation = spec["paths"][path][method]
+        assert operation["security"] == [{"OAuth2PasswordBearer": []}], (path, method)
+        assert operation["responses"]["401"]["content"] == PROBLEM, (path, method)
+        assert operation["responses"]["403"]["content"] == PROBLEM, (path, method)
+    for path, method in PUBLIC:
+        assert "security" not in spec["paths"][path][method], (path, method)
+    token_form = spec["paths"]["/api/v1/auth/token"]["post"]["requestBody"]["content"]
+    assert list(token_form) == ["application/x-www-form-urlencoded"]
+{%- endif %}

@@ -37,18 +37,43 @@ def test_404_unknown_item(client):
 def test_405_lists_allowed_methods(client):
     response = client.delete("/api/v1/items")
     assert_problem(response, 405, "Method Not Allowed", "Method Not Allowed")
-    assert {"GET", "POST"} <= {m.strip() for m in response.headers["Allow"].split(",")}
+    allowed = {m.strip() for m in response.headers["Allow"].split(",")}
+    assert allowed == {"GET", "HEAD", "OPTIONS", "POST"}
 
 
-def test_413_body_over_the_limit(make_app):
+def test_options_is_204_with_allow(client):
+    response = client.options("/api/v1/items/1")
+    assert response.status_code == 204
+    allowed = {m.strip() for m in response.headers["Allow"].split(",")}
+    assert allowed == {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "PUT"}
+    assert response.data == b""
+    assert client.options("/nowhere").status_code == 404
+
+
+def test_head_is_get_without_the_body(client):
+    get, head = client.get("/health"), client.head("/health")
+    assert head.status_code == get.status_code == 200
+    assert head.headers["Content-Length"] == get.headers["Content-Length"]
+    assert head.headers["Content-Type"] == get.headers["Content-Type"]
+    assert head.data == b""
+    assert client.head("/api/v1/items/999999").status_code == 404
+
+
+def test_413_body_over_the_limit(make_app{% if cookiecutter.use_auth %}, authorize{% endif %}):
     client = make_app(MAX_BODY_BYTES=100).test_client()
+{%- if cookiecutter.use_auth %}
+    authorize(client)
+{%- endif %}
     response = client.post("/api/v1/items", json={"name": "x" * 200, "price": 1})
     assert_problem(response, 413, "Content Too Large", "Request body exceeds 100 bytes")
 
 
-def test_413_chunked_body_over_the_limit(make_app):
+def test_413_chunked_body_over_the_limit(make_app{% if cookiecutter.use_auth %}, authorize{% endif %}):
     # A chunked body has no Content-Length, so the limit can only be noticed while reading.
     client = make_app(MAX_BODY_BYTES=100).test_client()
+{%- if cookiecutter.use_auth %}
+    authorize(client)
+{%- endif %}
     body = json.dumps({"name": "x" * 200, "price": 1}).encode()
     response = client.post(
         "/api/v1/items",

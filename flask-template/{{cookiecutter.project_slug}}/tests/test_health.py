@@ -17,6 +17,9 @@ def test_ready_reports_each_check(client):
             "redis": "disabled",
             "model": "{{ 'ok' if cookiecutter.use_ml else 'disabled' }}",
         },
+{%- if cookiecutter.use_websockets %}
+        "realtime": "local",
+{%- endif %}
     }
 
 

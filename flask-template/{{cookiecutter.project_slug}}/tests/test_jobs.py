@@ -99,7 +99,7 @@ def test_malformed_job_id_is_404_without_a_query(app, job_id):
 {%- if cookiecutter.use_celery %}
 
 
-def test_job_runs_on_a_celery_worker(make_app, database_url, redis_url, tmp_path):
+def test_job_runs_on_a_celery_worker(make_app, database_url, redis_url, tmp_path{% if cookiecutter.use_auth %}, authorize{% endif %}):
     """The worker as deployed: its own process, logging each task, storing the outcome."""
     app = make_app(CELERY_BROKER_URL=redis_url, CELERY_RESULT_BACKEND=redis_url)
     environment = {
@@ -117,7 +117,11 @@ def test_job_runs_on_a_celery_worker(make_app, database_url, redis_url, tmp_path
             command, cwd=PROJECT_DIR, env=environment, stdout=subprocess.DEVNULL, stderr=log
         )
         try:
+{%- if cookiecutter.use_auth %}
+            job_id = submit_and_check(authorize(app.test_client()), rows(20), timeout=30)
+{%- else %}
             job_id = submit_and_check(app.test_client(), rows(20), timeout=30)
+{%- endif %}
         finally:
             worker.terminate()
             worker.wait(timeout=30)

@@ -14,7 +14,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+{% if not cookiecutter.use_auth -%}
 from {{ cookiecutter.package_name }}.core.db import db
+{% endif -%}
 from {{ cookiecutter.package_name }}.core.tracing import create_tracer_provider, init_tracing, stop_tracing
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -36,6 +38,9 @@ def exporter() -> InMemorySpanExporter:
 def traced_client(
     make_app,
     exporter: InMemorySpanExporter,
+{%- if cookiecutter.use_auth %}
+    authorize,
+{%- endif %}
 {%- if cookiecutter.use_celery %}
     redis_url: str,
 {%- endif %}
@@ -45,13 +50,20 @@ def traced_client(
 {%- else %}
     app = make_app()
 {%- endif %}
+{%- if not cookiecutter.use_auth %}
     with app.app_context():
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
         db.session.commit()
+{%- endif %}
     init_tracing(app, create_tracer_provider(SimpleSpanProcessor(exporter)))
     try:
+{%- if cookiecutter.use_auth %}
+        # `authorize` asks for the `app` fixture, which has emptied the tables already.
+        yield authorize(app.test_client())
+{%- else %}
         yield app.test_client()
+{%- endif %}
     finally:
         stop_tracing(app)
 

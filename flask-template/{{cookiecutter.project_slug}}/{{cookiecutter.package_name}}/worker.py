@@ -10,7 +10,12 @@ from celery.signals import setup_logging
 from .core.logging import configure_logging
 from .main import create_app
 
+{% if cookiecutter.use_auth -%}
+# The web service's gunicorn master sets up the admin user.
+flask_app = create_app(bootstrap_admin=False)
+{% else -%}
 flask_app = create_app()
+{% endif -%}
 celery_app = flask_app.extensions["celery"]
 
 

@@ -8,12 +8,18 @@ FastAPI app's rate with this alone.
 """
 
 from {{ cookiecutter.package_name }}.api.routes import (
+{%- if cookiecutter.use_auth %}
+    auth,
+{%- endif %}
     docs,
     health,
     items,
 {%- if cookiecutter.use_ml %}
     jobs,
     ml,
+{%- endif %}
+{%- if cookiecutter.use_auth %}
+    users,
 {%- endif %}
 {%- if cookiecutter.use_websockets %}
     ws,
@@ -26,6 +32,10 @@ routers = (
 {%- if cookiecutter.use_ml %}
     ml.router,
     jobs.router,
+{%- endif %}
+{%- if cookiecutter.use_auth %}
+    auth.router,
+    users.router,
 {%- endif %}
 {%- if cookiecutter.use_websockets %}
     ws.router,

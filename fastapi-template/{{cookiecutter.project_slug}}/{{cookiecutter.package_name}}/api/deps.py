@@ -8,16 +8,29 @@ from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
+{%- if cookiecutter.use_auth %}
+from fastapi.security import OAuth2PasswordBearer
+{%- endif %}
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
+{% if cookiecutter.use_auth -%}
+from {{ cookiecutter.package_name }}.core.auth import user_id_from_token
+{% endif -%}
 from {{ cookiecutter.package_name }}.core.config import Settings
 from {{ cookiecutter.package_name }}.core.errors import ProblemError
 {%- if cookiecutter.use_websockets %}
 from {{ cookiecutter.package_name }}.core.realtime import LocalHub
 {%- endif %}
+{%- if cookiecutter.use_auth %}
+from {{ cookiecutter.package_name }}.core.throttle import LoginThrottle
+{%- endif %}
 {%- if cookiecutter.use_ml %}
 from {{ cookiecutter.package_name }}.ml.model import DigitsModel
+{%- endif %}
+{%- if cookiecutter.use_auth %}
+from {{ cookiecutter.package_name }}.models.user import User
+from {{ cookiecutter.package_name }}.services import users
 {%- endif %}
 from {{ cookiecutter.package_name }}.services.items import ItemService
 {%- if cookiecutter.use_ml %}
@@ -103,3 +116,56 @@ async def require_json(request: Request) -> None:
 
 
 JsonBody = Depends(require_json)
+# What a route with a JSON body may answer besides its own statuses and 422, for `responses`.
+JSON_BODY_ERRORS = (400, 413, 415)
+{%- if cookiecutter.use_auth %}
+
+# Reads the bearer token, and puts the OAuth2 password flow into the OpenAPI document (the
+# docs page's Authorize button). Without a token it returns None: the 401 is ours to send.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def not_authenticated(detail: str) -> ProblemError:
+    return ProblemError(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def get_current_user(
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    settings: SettingsDep,
+    session_factory: SessionFactoryDep,
+) -> User:
+    """The caller the bearer token names, read from the database on every request."""
+    if token is None:
+        raise not_authenticated("Not authenticated")
+    user_id = user_id_from_token(token, settings.secret_key)
+    user = None
+    if user_id is not None:
+        # A session of its own, closed at once, rather than one held beside the route's.
+        async with session_factory() as session:
+            user = await users.get(session, user_id)
+    if user is None:
+        raise not_authenticated("The access token is invalid or has expired")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def require_admin(user: CurrentUser) -> None:
+    if not user.is_admin:
+        raise ProblemError(403, "Only an administrator may do this")
+
+
+# For routes that need a caller but not the caller's details.
+Authenticated = Depends(get_current_user)
+AdminOnly = Depends(require_admin)
+# What a route that needs a caller may answer besides its own statuses, for `responses`.
+AUTH_ERRORS = (401, 403)
+
+
+async def get_login_throttle(connection: HTTPConnection) -> LoginThrottle:
+    return cast(LoginThrottle, connection.app.state.login_throttle)
+
+
+LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
+{%- endif %}

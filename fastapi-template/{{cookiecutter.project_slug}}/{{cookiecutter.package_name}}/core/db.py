@@ -1,12 +1,21 @@
 """Database engines and sessions, SQLite pragmas, and the migration entry point."""
 
+import fcntl
+import hashlib
+{% if cookiecutter.use_auth -%}
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+{% else -%}
+from collections.abc import Iterator
+from contextlib import contextmanager
+{% endif -%}
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,6 +27,13 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from {{ cookiecutter.package_name }}.core.config import get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# The PostgreSQL advisory lock key of this project's migrations: fixed, and derived from the
+# project's name so that other applications sharing the server do not wait on it.
+MIGRATION_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"{{ cookiecutter.package_name }} migrations").digest()[:8],
+    "big",
+    signed=True,
+)
 
 
 class Base(DeclarativeBase):
@@ -74,12 +90,65 @@ def create_sync_engine(database_url: str) -> Engine:
 def get_sync_session_factory(database_url: str) -> sessionmaker[Session]:
     """A synchronous session factory per URL and process, for code outside the event loop."""
     return sessionmaker(create_sync_engine(database_url), expire_on_commit=False)
+{%- if cookiecutter.use_auth %}
+
+
+@asynccontextmanager
+async def standalone_session(database_url: str) -> AsyncIterator[AsyncSession]:
+    """A session on an engine of its own, disposed of afterwards: for code that runs outside
+    the application, such as the gunicorn master and shell commands."""
+    engine = create_database_engine(database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
+{%- endif %}
+
+
+@contextmanager
+def migration_lock(engine: Engine) -> Iterator[None]:
+    """Hold, for this database, a lock that one process at a time can hold.
+
+    Instances started together (gunicorn masters, containers, pods) then migrate once: the
+    first applies the migrations, the others wait here and find the schema at head.
+    PostgreSQL: a session-level advisory lock, which the server also releases if the
+    process dies. SQLite: an exclusive flock() on `<database file>.migrate.lock`.
+    """
+    if engine.dialect.name == "postgresql":
+        # Autocommit: waiting for the lock must not hold a transaction open.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            lock = {"key": MIGRATION_LOCK_KEY}
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), lock)
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), lock)
+    elif engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        with open(f"{engine.url.database}.migrate.lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+    else:
+        # An in-memory database belongs to one process: nobody to wait for.
+        yield
 
 
 def upgrade_database(database_url: str | None = None) -> None:
-    """Apply every pending Alembic migration (what `alembic upgrade head` does)."""
+    """Apply every pending Alembic migration (what `alembic upgrade head` does).
+
+    Safe to run in several processes at once: they take turns (`migration_lock`).
+    """
+    url = database_url or get_settings().database_url
     config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["database_url"] = database_url or get_settings().database_url
+    config.attributes["database_url"] = url
     config.attributes["configure_logging"] = False
-    command.upgrade(config, "head")
+    engine = create_sync_engine(url)
+    try:
+        with migration_lock(engine):
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()

@@ -8,20 +8,26 @@ from typing import Any
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+{%- if cookiecutter.use_auth and cookiecutter.use_celery %}
+from limits.errors import StorageError
+{%- endif %}
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from {{ cookiecutter.package_name }}.core.methods import allowed_methods
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 DATABASE_UNAVAILABLE = "Database is unavailable"
+{%- if cookiecutter.use_auth and cookiecutter.use_celery %}
+REDIS_UNAVAILABLE = "Redis is unavailable"
+{%- endif %}
 
 # RFC 9110 names; Python's http module still uses the older phrases for these two.
 TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
-
-CANDIDATE_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
 
 # Details for errors the framework raises itself (routing, body parsing).
 FRAMEWORK_DETAILS = {
@@ -70,18 +76,106 @@ def problem_response(
     )
 
 
-def allowed_methods(request: Request) -> list[str]:
-    """Every method some route accepts for this path.
+class ValidationIssue(BaseModel):
+    """One invalid value in a 422 problem."""
 
-    Starlette's 405 lists only the methods of the first route that matched the path, while
-    GET and POST on /api/v1/items, for instance, are two routes: ask the router instead.
+    loc: list[str | int] = Field(
+        description="body, query or path, then the field names and list indexes down to the value"
+    )
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """Problem details (RFC 9457), the body of every error response."""
+
+    type: str = Field(description="about:blank: the status code says it all")
+    title: str = Field(description="The status code's reason phrase")
+    status: int = Field(ge=400, le=599)
+    detail: str
+    instance: str = Field(description="The path of the request")
+    errors: list[ValidationIssue] = Field(
+        default_factory=list, description="422 only: every invalid value, all at once"
+    )
+
+
+SCHEMA_REF = "#/components/schemas/{model}"
+PROBLEM_CONTENT = {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": SCHEMA_REF.format(model="Problem")}}}
+
+# What an error status means, wherever a route documents it.
+ERROR_DESCRIPTIONS = {
+    400: "Malformed JSON body",
+    401: "Missing, malformed, expired or badly signed access token",
+    403: "The caller may not do this",
+    404: "No such resource",
+    409: "Conflicts with an existing resource",
+    412: "If-Match does not match the item's current ETag",
+    413: "Request body over the size limit",
+    415: "Request body is not JSON",
+    422: "Invalid parameters or body",
+    429: "Too many failed login attempts",
+    503: "A dependency (database, Redis or job queue) is unavailable",
+}
+ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}},
+    429: {
+        "Retry-After": {
+            "description": "Seconds until the next attempt may succeed",
+            "schema": {"type": "integer"},
+            "required": True,
+        }
+    },
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Entries for a route's `responses`: each status with the shared problem schema."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        response = {
+            "description": ERROR_DESCRIPTIONS.get(status) or problem_title(status),
+            "content": PROBLEM_CONTENT,
+        }
+        if status in ERROR_HEADERS:
+            response["headers"] = ERROR_HEADERS[status]
+        responses[status] = response
+    return responses
+
+
+def problem_schemas() -> dict[str, Any]:
+    """Problem and the schemas it refers to, for the document's components."""
+    schema = Problem.model_json_schema(ref_template=SCHEMA_REF, mode="serialization")
+    return {"Problem": schema, **schema.pop("$defs")}
+
+
+def document_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """Put the shared problem schema into an OpenAPI document FastAPI generated, and make
+    every 422 refer to it.
+
+    FastAPI documents a 422 wherever it validates parameters or a body, as its own
+    HTTPValidationError in application/json; validation_exception_handler sends a problem.
     """
-    allowed = []
-    for method in CANDIDATE_METHODS:
-        probe = {**request.scope, "method": method}
-        if any(route.matches(probe)[0] == Match.FULL for route in request.app.router.routes):
-            allowed.append(method)
-    return allowed
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            if "422" in operation["responses"]:
+                operation["responses"]["422"] = problem_responses(422)[422]
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas.update(problem_schemas())
+    return document
+
+
+def use_problem_schema(app: FastAPI) -> None:
+    """Make `app.openapi()` produce its document through `document_problems`."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def http_exception_handler(request: Request, exc: HTTPException) -> JSONResponse:
@@ -92,7 +186,7 @@ async def http_exception_handler(request: Request, exc: HTTPException) -> JSONRe
         detail = FRAMEWORK_DETAILS.get(status) or problem_title(status)
     headers = dict(exc.headers or {})
     if status == 405:
-        headers["Allow"] = ", ".join(allowed_methods(request))
+        headers["Allow"] = ", ".join(allowed_methods(request.scope, request.app.router))
     return problem_response(status, detail, request.url.path, headers=headers)
 
 
@@ -131,6 +225,14 @@ async def database_error_handler(request: Request, exc: Exception) -> JSONRespon
         raise exc
     logger.error("%s: %s", DATABASE_UNAVAILABLE, exc)
     return problem_response(503, DATABASE_UNAVAILABLE, request.url.path)
+{%- if cookiecutter.use_auth and cookiecutter.use_celery %}
+
+
+async def redis_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    # Only the login throttle lets Redis errors through: without Redis it cannot count.
+    logger.error("%s: %s", REDIS_UNAVAILABLE, exc)
+    return problem_response(503, REDIS_UNAVAILABLE, request.url.path)
+{%- endif %}
 
 
 def register_error_handlers(app: FastAPI) -> None:
@@ -145,6 +247,9 @@ def register_error_handlers(app: FastAPI) -> None:
     # Redis and the job queue catch their own errors, so an OSError that gets this far
     # comes from the database driver.
     app.add_exception_handler(OSError, database_error_handler)
+{%- if cookiecutter.use_auth and cookiecutter.use_celery %}
+    app.add_exception_handler(StorageError, redis_error_handler)
+{%- endif %}
 
 
 async def websocket_not_found(websocket: WebSocket) -> None:

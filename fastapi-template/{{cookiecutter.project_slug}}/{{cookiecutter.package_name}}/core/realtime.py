@@ -45,6 +45,8 @@ RECONNECT_DELAY_SECONDS = 1.0
 class LocalHub:
     """Delivers messages to the connections of this process only."""
 
+    scope = "local"  # what /ready reports: rooms reach this process only
+
     def __init__(self) -> None:
         self._rooms: dict[str, set[asyncio.Queue[str]]] = defaultdict(set)
 
@@ -85,6 +87,8 @@ class LocalHub:
 
 class RedisHub(LocalHub):
     """Publishes through Redis so that every worker process delivers to its connections."""
+
+    scope = "redis"  # rooms span every process
 
     def __init__(self, redis: Redis) -> None:
         super().__init__()

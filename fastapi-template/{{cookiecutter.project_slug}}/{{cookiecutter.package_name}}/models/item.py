@@ -1,7 +1,11 @@
 from datetime import UTC, datetime
 from typing import Any
 
+{% if cookiecutter.use_auth -%}
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String
+{% else -%}
 from sqlalchemy import JSON, DateTime, Float, Integer, String
+{% endif -%}
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,6 +27,12 @@ class Item(Base):
     price: Mapped[float] = mapped_column(Float)
     tags: Mapped[list[str]] = mapped_column(JSONColumn, default=list)
     dimensions: Mapped[dict[str, Any] | None] = mapped_column(JSONColumn)
+{%- if cookiecutter.use_auth %}
+    # Who created the item; null for items older than users, or whose owner was deleted.
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", name="fk_items_owner_id_users")
+    )
+{%- endif %}
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(

@@ -1,5 +1,5 @@
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -30,9 +30,19 @@ def storable_text(value: str) -> str:
     return value
 
 
+def without_null(schema: dict[str, Any]) -> None:
+    """For a field whose None only means "not given": document its type alone, not null."""
+    (not_null,) = (option for option in schema.pop("anyOf") if option != {"type": "null"})
+    schema.pop("default", None)
+    schema.update(not_null)
+
+
 Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
+# storable_text in the document: no NUL characters. (Lone surrogates, which it refuses too,
+# are not Unicode text, so no JSON Schema string can hold one.)
+STORABLE_TEXT_SCHEMA = Field(json_schema_extra={"pattern": r"^[^\u0000]*$"})
 # Every text the API accepts, in a body or a query string, ends up in a database query.
-Text = Annotated[str, AfterValidator(storable_text)]
+Text = Annotated[str, AfterValidator(storable_text), STORABLE_TEXT_SCHEMA]
 Name = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
 Description = Annotated[Text, StringConstraints(max_length=1000)]
 # Finite numbers only: JSON has no infinity, but 1e999 parses as one. strict: a JSON number,
@@ -68,10 +78,10 @@ class ItemPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
+    name: Annotated[Name | None, Field(json_schema_extra=without_null)] = None
     description: Description | None = None
-    price: Price | None = None
-    tags: Tags | None = None
+    price: Annotated[Price | None, Field(json_schema_extra=without_null)] = None
+    tags: Annotated[Tags | None, Field(json_schema_extra=without_null)] = None
     dimensions: Dimensions | None = None
 
     @field_validator("name", "price", "tags")
@@ -92,6 +102,9 @@ class ItemRead(BaseModel):
     price: float
     tags: list[str]
     dimensions: Dimensions | None
+{%- if cookiecutter.use_auth %}
+    owner_id: int | None
+{%- endif %}
     created_at: Timestamp
     updated_at: Timestamp
 

@@ -156,9 +156,15 @@ class ItemService:
             await self.cache.set(item_id, found.to_bytes())
 {%- endif %}
         return found
+{%- if cookiecutter.use_auth %}
+
+    async def create(self, data: ItemCreate, owner_id: int) -> Item:
+        item = Item(**data.model_dump(), owner_id=owner_id)
+{%- else %}
 
     async def create(self, data: ItemCreate) -> Item:
         item = Item(**data.model_dump())
+{%- endif %}
         self.session.add(item)
         await self.session.commit()
 {%- if cookiecutter.use_websockets %}

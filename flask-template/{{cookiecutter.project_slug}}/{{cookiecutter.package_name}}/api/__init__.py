@@ -3,7 +3,7 @@
 from flask import Flask
 
 from ..core.errors import ProblemApi
-from .routes import docs, health, items{% if cookiecutter.use_ml %}, jobs, ml{% endif %}{% if cookiecutter.use_websockets %}, ws{% endif %}
+from .routes import {% if cookiecutter.use_auth %}auth, {% endif %}docs, health, items{% if cookiecutter.use_ml %}, jobs, ml{% endif %}{% if cookiecutter.use_auth %}, users{% endif %}{% if cookiecutter.use_websockets %}, ws{% endif %}
 
 api = ProblemApi()
 
@@ -17,6 +17,10 @@ def init_api(app: Flask) -> None:
     api.init_app(app)
     api.register_blueprint(health.blp)
     api.register_blueprint(items.blp)
+{%- if cookiecutter.use_auth %}
+    api.register_blueprint(auth.blp)
+    api.register_blueprint(users.blp)
+{%- endif %}
 {%- if cookiecutter.use_ml %}
     api.register_blueprint(ml.blp)
     api.register_blueprint(jobs.blp)

@@ -13,6 +13,7 @@ from typing import Any, cast
 from flask import Flask, Response, current_app, request
 from flask_smorest import Api
 from marshmallow import Schema, fields
+from marshmallow.validate import Range
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import WebsocketMismatch
@@ -33,7 +34,18 @@ DEFAULT_DETAILS = {
 }
 
 # webargs reports where an argument came from; the contract calls those places this.
+{%- if cookiecutter.use_auth %}
+# A form (the token request's) is a request body too.
+LOCATIONS = {
+    "json": "body",
+    "form": "body",
+    "query": "query",
+    "querystring": "query",
+    "view_args": "path",
+}
+{%- else %}
 LOCATIONS = {"json": "body", "query": "query", "querystring": "query", "view_args": "path"}
+{%- endif %}
 
 # Error types for marshmallow's stock messages; any other message is a "value_error".
 ERROR_TYPES = {
@@ -109,26 +121,81 @@ def _detail(error: HTTPException) -> str:
 
 
 class ValidationErrorSchema(Schema):
-    loc = fields.List(fields.Raw(), metadata={"description": "body, query or path, then names"})
-    msg = fields.String()
-    type = fields.String()
+    loc = fields.List(
+        fields.Raw(metadata={"type": ["string", "integer"]}),
+        required=True,
+        metadata={"description": "body, query or path, then field names and list indexes"},
+    )
+    msg = fields.String(required=True)
+    type = fields.String(required=True)
 
 
 class ProblemSchema(Schema):
     """The error body (RFC 9457), as documented in the OpenAPI description."""
 
-    type = fields.String(metadata={"example": "about:blank"})
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
-    instance = fields.String()
-    errors = fields.List(fields.Nested(ValidationErrorSchema))
+    type = fields.String(required=True, metadata={"example": "about:blank"})
+    title = fields.String(required=True, metadata={"description": "The status's reason phrase"})
+    status = fields.Integer(required=True, validate=Range(min=400, max=599))
+    detail = fields.String(required=True)
+    instance = fields.String(required=True, metadata={"description": "The request's path"})
+    errors = fields.List(
+        fields.Nested(ValidationErrorSchema),
+        metadata={"description": "422 only: every invalid value at once"},
+    )
+
+
+# What each error status means, wherever an operation documents it.
+PROBLEM_DESCRIPTIONS = {
+    400: "Malformed JSON body",
+    401: "Missing, malformed, expired or badly signed bearer token",
+    403: "The token's user may not do this",
+    404: "No such resource",
+    409: "Conflicts with an existing resource",
+    412: "If-Match does not match the item's current ETag",
+    413: "Request body over the size limit",
+    415: "Request body is not JSON",
+    422: "Invalid parameters or body: `errors` lists every invalid value",
+    429: "Too many failed sign-in attempts",
+    503: "The database is unavailable",
+}
+PROBLEM_HEADERS = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}},
+    429: {
+        "Retry-After": {
+            "description": "Seconds until this username may try again from this address",
+            "schema": {"type": "integer", "minimum": 1},
+            "required": True,
+        }
+    },
+}
+
+
+def problem_response_doc(status: int) -> dict[str, Any]:
+    """The OpenAPI response of an error status: a problem, with its headers."""
+    doc: dict[str, Any] = {
+        "description": PROBLEM_DESCRIPTIONS.get(status) or problem_title(status),
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": ProblemSchema}},
+    }
+    if status in PROBLEM_HEADERS:
+        doc["headers"] = PROBLEM_HEADERS[status]
+    return doc
 
 
 class ProblemApi(Api):  # type: ignore[misc]  # flask-smorest publishes no types
     """flask-smorest's Api, answering errors with problem+json instead of its own format."""
 
     ERROR_SCHEMA = ProblemSchema
+    # No catch-all `default` response: each operation documents every status it answers.
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_responses(self) -> None:
+        """flask-smorest's shared responses, one per status (NOT_FOUND, ...): the errors
+        among them are problems. `@blp.arguments` refers to UNPROCESSABLE_ENTITY itself;
+        operations refer to the others with `@blp.doc(responses=problems(...))`."""
+        super()._register_responses()
+        for status in HTTPStatus:
+            if status >= 400:
+                self.spec.components.response(status.name, problem_response_doc(status), lazy=True)
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         if isinstance(error, WebsocketMismatch):

@@ -72,7 +72,7 @@ class StderrHandler(logging.Handler):
         super().__init__()
         self._lines: list[str] = []
         self._pid = 0  # the process whose flusher thread is running
-        self._closed = threading.Event()
+        self._stopped = threading.Event()
 
     def emit(self, record: logging.LogRecord) -> None:  # called with self.lock held
         if self._pid != os.getpid():
@@ -88,7 +88,7 @@ class StderrHandler(logging.Handler):
             self.flush()
 
     def _flush_periodically(self) -> None:
-        while not self._closed.wait(FLUSH_SECONDS):
+        while not self._stopped.wait(FLUSH_SECONDS):
             self.flush()
 
     def flush(self) -> None:
@@ -102,7 +102,7 @@ class StderrHandler(logging.Handler):
             self.release()
 
     def close(self) -> None:
-        self._closed.set()
+        self._stopped.set()
         self.flush()
         super().close()
 

@@ -35,6 +35,8 @@ CHANNEL_PREFIX = "ws:"
 class LocalHub:
     """Rooms of this process."""
 
+    scope = "local"  # what /ready reports: rooms reach this process only
+
     def __init__(self) -> None:
         self._rooms: dict[str, set[Subscriber]] = defaultdict(set)
         self._lock = threading.Lock()
@@ -74,6 +76,8 @@ class LocalHub:
 
 class RedisHub(LocalHub):
     """Rooms shared by every process connected to the same Redis."""
+
+    scope = "redis"  # rooms span every process
 
     def __init__(self, url: str) -> None:
         super().__init__()

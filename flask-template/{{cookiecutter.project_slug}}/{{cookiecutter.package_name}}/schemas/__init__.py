@@ -6,6 +6,9 @@ from typing import Any
 from marshmallow import ValidationError, fields
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# What validate_text refuses, in the document's words: a NUL character. (Lone surrogates,
+# which it refuses too, are no text a JSON Schema pattern can describe.)
+TEXT_PATTERN = r"^[^\u0000]*$"
 NUMBER_TYPES = {int, float}  # exact types: JSON true and false are not numbers
 
 
@@ -41,3 +44,12 @@ def validate_text(value: str) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError as error:
         raise ValidationError("Must be valid Unicode text.") from error
+
+
+class Text(fields.String):
+    """A string any database column can store (validate_text), documented as such."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"pattern": TEXT_PATTERN, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+        self.validators.append(validate_text)

@@ -1,18 +1,27 @@
 from marshmallow import RAISE, Schema, fields
 from marshmallow.validate import Length, Range
 
-from . import JsonNumber, Timestamp, validate_text
+from . import JsonNumber, Text, Timestamp
 
 MAX_OFFSET = 2**63 - 1  # the largest OFFSET a database accepts
+
+
+def positive_number() -> JsonNumber:
+    # apispec documents an exclusive Range minimum as an inclusive one: say it is exclusive.
+    return JsonNumber(
+        required=True,
+        validate=Range(min=0, min_inclusive=False),
+        metadata={"exclusiveMinimum": 0},
+    )
 
 
 class DimensionsSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    width = JsonNumber(required=True, validate=Range(min=0, min_inclusive=False))
-    height = JsonNumber(required=True, validate=Range(min=0, min_inclusive=False))
-    depth = JsonNumber(required=True, validate=Range(min=0, min_inclusive=False))
+    width = positive_number()
+    height = positive_number()
+    depth = positive_number()
 
 
 class ItemSchema(Schema):
@@ -21,20 +30,27 @@ class ItemSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=[Length(min=1, max=100), validate_text])
-    description = fields.String(
-        allow_none=True, load_default=None, validate=[Length(max=1000), validate_text]
-    )
+    # Read-only fields are required only in responses, which always have them.
+    id = fields.Integer(dump_only=True, required=True)
+    name = Text(required=True, validate=Length(min=1, max=100))
+    description = Text(allow_none=True, load_default=None, validate=Length(max=1000))
     price = JsonNumber(required=True, validate=Range(min=0, max=1_000_000))
     tags = fields.List(
-        fields.String(validate=[Length(min=1, max=30), validate_text]),
+        Text(validate=Length(min=1, max=30)),
         load_default=list,
         validate=Length(max=10),
     )
     dimensions = fields.Nested(DimensionsSchema, allow_none=True, load_default=None)
-    created_at = Timestamp(dump_only=True)
-    updated_at = Timestamp(dump_only=True)
+{%- if cookiecutter.use_auth %}
+    owner_id = fields.Integer(
+        dump_only=True,
+        required=True,
+        allow_none=True,
+        metadata={"description": "The user who created it"},
+    )
+{%- endif %}
+    created_at = Timestamp(dump_only=True, required=True)
+    updated_at = Timestamp(dump_only=True, required=True)
 
 
 class ItemPatchSchema(ItemSchema):
@@ -44,12 +60,12 @@ class ItemPatchSchema(ItemSchema):
 class ItemQuerySchema(Schema):
     limit = fields.Integer(load_default=20, validate=Range(min=1, max=100))
     offset = fields.Integer(load_default=0, validate=Range(min=0, max=MAX_OFFSET))
-    q = fields.String(validate=validate_text, metadata={"description": "Name contains (any case)"})
-    tag = fields.String(validate=validate_text, metadata={"description": "Has this tag"})
+    q = Text(metadata={"description": "Name contains (any case)"})
+    tag = Text(metadata={"description": "Has this tag"})
 
 
 class ItemPageSchema(Schema):
-    items = fields.List(fields.Nested(ItemSchema))
-    total = fields.Integer()
-    limit = fields.Integer()
-    offset = fields.Integer()
+    items = fields.List(fields.Nested(ItemSchema), required=True)
+    total = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)

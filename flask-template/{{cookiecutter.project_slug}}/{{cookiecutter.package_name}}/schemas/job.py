@@ -13,9 +13,11 @@ class PredictionJobRequestSchema(Schema):
 
 
 class JobSchema(Schema):
-    id = fields.String()
-    status = fields.String(validate=OneOf([PENDING, STARTED, SUCCESS, FAILURE]))
-    result = fields.Dict(allow_none=True, metadata={"description": '{"predictions": [...]}'})
-    error = fields.String(allow_none=True)
-    created_at = Timestamp()
-    updated_at = Timestamp()
+    id = fields.String(required=True)
+    status = fields.String(required=True, validate=OneOf([PENDING, STARTED, SUCCESS, FAILURE]))
+    result = fields.Dict(
+        required=True, allow_none=True, metadata={"description": '{"predictions": [...]}'}
+    )
+    error = fields.String(required=True, allow_none=True)
+    created_at = Timestamp(required=True)
+    updated_at = Timestamp(required=True)

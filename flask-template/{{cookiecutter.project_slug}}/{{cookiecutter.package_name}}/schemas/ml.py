@@ -75,29 +75,29 @@ class PredictRequestSchema(Schema):
 
 
 class PredictionSchema(Schema):
-    label = fields.Integer()
-    probabilities = fields.List(fields.Float())
+    label = fields.Integer(required=True)
+    probabilities = fields.List(fields.Float(), required=True)
 
 
 class PredictResponseSchema(Schema):
-    model = fields.String()
-    version = fields.String()
-    predictions = ModelOutput(fields.Nested(PredictionSchema))
+    model = fields.String(required=True)
+    version = fields.String(required=True)
+    predictions = ModelOutput(fields.Nested(PredictionSchema), required=True)
 
 
 class ModelInputSchema(Schema):
-    shape = fields.List(fields.Integer())
-    min = fields.Integer()
-    max = fields.Integer()
+    shape = fields.List(fields.Integer(), required=True)
+    min = fields.Integer(required=True)
+    max = fields.Integer(required=True)
 
 
 class ModelSchema(Schema):
-    name = fields.String()
-    version = fields.String()
-    input = fields.Nested(ModelInputSchema)
-    classes = fields.List(fields.Integer())
-    metrics = fields.Dict(keys=fields.String(), values=fields.Float())
+    name = fields.String(required=True)
+    version = fields.String(required=True)
+    input = fields.Nested(ModelInputSchema, required=True)
+    classes = fields.List(fields.Integer(), required=True)
+    metrics = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
 
 
 class ModelListSchema(Schema):
-    models = fields.List(fields.Nested(ModelSchema))
+    models = fields.List(fields.Nested(ModelSchema), required=True)

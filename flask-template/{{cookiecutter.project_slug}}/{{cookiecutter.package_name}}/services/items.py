@@ -21,7 +21,11 @@ from ..core.db import db, utcnow
 {% if cookiecutter.use_websockets -%}
 from ..core.realtime import current_hub
 {% endif -%}
+{% if cookiecutter.use_auth -%}
+from ..models import Item, User
+{% else -%}
 from ..models import Item
+{% endif -%}
 from ..schemas.item import ItemSchema
 
 # Ids beyond the column's range cannot exist; asking the database would be an error.
@@ -113,10 +117,20 @@ def export_lines() -> Iterator[str]:
     for item in db.session.scalars(query):
         yield dumps(serialize_item(item), separators=(",", ":")) + "\n"
 
+{% if cookiecutter.use_auth %}
+def may_change(item: Item, user: User) -> bool:
+    """Only its owner, or an admin, may change or delete an item (items without one: admins)."""
+    return user.is_admin or item.owner_id == user.id
 
+
+def create_item(data: dict[str, Any], owner_id: int) -> Item:
+    now = utcnow()  # one instant: a new item was created and last updated at the same time
+    item = Item(**data, owner_id=owner_id, created_at=now, updated_at=now)
+{%- else %}
 def create_item(data: dict[str, Any]) -> Item:
     now = utcnow()  # one instant: a new item was created and last updated at the same time
     item = Item(**data, created_at=now, updated_at=now)
+{%- endif %}
     db.session.add(item)
     db.session.commit()
     _after_write("item.created", item.id, serialize_item(item))

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 from starlette.requests import Request
@@ -25,9 +25,19 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
+class ReadinessChecks(BaseModel):
+    database: Literal["ok", "fail"]
+    redis: CheckResult
+    model: CheckResult
+
+
 class Readiness(BaseModel):
     status: Literal["ok", "fail"]
-    checks: dict[str, CheckResult]
+    checks: ReadinessChecks
+{%- if cookiecutter.use_websockets %}
+    # "local": WebSocket rooms reach this process only; "redis": they span every process
+    realtime: Literal["local", "redis"]
+{%- endif %}
 
 
 @router.get("/health", response_model=Health)
@@ -77,12 +87,20 @@ async def ready(request: Request) -> JSONResponse:
     outcome = dict(zip(checks, results, strict=True))
     healthy = "fail" not in outcome.values()
     return JSONResponse(
+{%- if cookiecutter.use_websockets %}
+        {
+            "status": "ok" if healthy else "fail",
+            "checks": outcome,
+            "realtime": request.app.state.hub.scope,
+        },
+{%- else %}
         {"status": "ok" if healthy else "fail", "checks": outcome},
+{%- endif %}
         status_code=200 if healthy else 503,
     )
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics() -> Response:
     body, content_type = render_metrics()
     return Response(body, media_type=content_type)

@@ -8,15 +8,35 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm.exc import StaleDataError
 
-from {{ cookiecutter.package_name }}.api.deps import ItemServiceDep, JsonBody, SessionFactoryDep
-from {{ cookiecutter.package_name }}.core.errors import ProblemError
+{% if cookiecutter.use_auth -%}
+from {{ cookiecutter.package_name }}.api.deps import (
+    AUTH_ERRORS,
+    JSON_BODY_ERRORS,
+    CurrentUser,
+    ItemServiceDep,
+    JsonBody,
+    SessionFactoryDep,
+)
+{% else -%}
+from {{ cookiecutter.package_name }}.api.deps import (
+    JSON_BODY_ERRORS,
+    ItemServiceDep,
+    JsonBody,
+    SessionFactoryDep,
+)
+{% endif -%}
+from {{ cookiecutter.package_name }}.core.errors import ProblemError, problem_responses
 from {{ cookiecutter.package_name }}.models.item import Item
+{%- if cookiecutter.use_auth %}
+from {{ cookiecutter.package_name }}.models.user import User
+{%- endif %}
 from {{ cookiecutter.package_name }}.schemas.item import (
     ItemCreate,
     ItemList,
     ItemPatch,
     ItemRead,
     Text,
+    without_null,
 )
 from {{ cookiecutter.package_name }}.services.items import ItemService, export_lines
 
@@ -27,6 +47,33 @@ router = APIRouter(prefix="/api/v1/items", tags=["items"])
 ITEM_PATH = "/{item_id:int}"
 STALE_DETAIL = "The item has changed: If-Match does not match the current ETag"
 MAX_OFFSET = 2**63 - 1  # the largest OFFSET a database accepts
+{%- if cookiecutter.use_auth %}
+# What every write may answer besides its own statuses: the caller, then the database.
+WRITE_ERRORS = (*AUTH_ERRORS, 503)
+{%- else %}
+# What every write may answer besides its own statuses.
+WRITE_ERRORS = (503,)
+{%- endif %}
+
+ETAG_HEADER = {
+    "ETag": {
+        "description": "The item's version, for If-Match and If-None-Match",
+        "schema": {"type": "string"},
+        "required": True,
+    }
+}
+LOCATION_HEADER = {
+    "Location": {
+        "description": "The new item's URL",
+        "schema": {"type": "string"},
+        "required": True,
+    }
+}
+WITH_ETAG: dict[str, Any] = {"headers": ETAG_HEADER}
+
+
+class NDJSONResponse(StreamingResponse):
+    media_type = "application/x-ndjson"
 
 
 def parse_etags(header: str) -> list[str]:
@@ -51,12 +98,26 @@ def if_match_fails(header: str | None, etag: str) -> bool:
 
 def not_found(item_id: int) -> ProblemError:
     return ProblemError(404, f"Item {item_id} not found")
+{%- if cookiecutter.use_auth %}
+
+
+async def item_for_write(
+    items: ItemService, item_id: int, if_match: str | None, user: User
+) -> Item:
+    """The item, if `user` may change it: 404, then 403, then 412."""
+    item = await items.get(item_id)
+    if item is None:
+        raise not_found(item_id)
+    if not (user.is_admin or item.owner_id == user.id):
+        raise ProblemError(403, f"Item {item_id} belongs to another user")
+{%- else %}
 
 
 async def item_for_write(items: ItemService, item_id: int, if_match: str | None) -> Item:
     item = await items.get(item_id)
     if item is None:
         raise not_found(item_id)
+{%- endif %}
     if if_match_fails(if_match, item.etag):
         raise ProblemError(412, STALE_DETAIL)
     return item
@@ -71,18 +132,59 @@ def stale_etag_as_412() -> Iterator[None]:
         raise ProblemError(412, STALE_DETAIL) from None
 
 
-IfMatch = Annotated[str | None, Header()]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description="Change the item only if its ETag is one of these (or *); else 412",
+        json_schema_extra=without_null,
+    ),
+]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(
+        description="304 instead of the item if its ETag is one of these (or *)",
+        json_schema_extra=without_null,
+    ),
+]
+{%- if cookiecutter.use_auth %}
 
 
-@router.post("", status_code=201, response_model=ItemRead, dependencies=[JsonBody])
+@router.post(
+    "",
+    status_code=201,
+    response_model=ItemRead,
+    dependencies=[JsonBody],
+    responses={
+        201: {"headers": {**LOCATION_HEADER, **ETAG_HEADER}},
+        **problem_responses(*JSON_BODY_ERRORS, *WRITE_ERRORS),
+    },
+)
+async def create_item(
+    body: ItemCreate, items: ItemServiceDep, user: CurrentUser, response: Response
+) -> Item:
+    item = await items.create(body, owner_id=user.id)
+{%- else %}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ItemRead,
+    dependencies=[JsonBody],
+    responses={
+        201: {"headers": {**LOCATION_HEADER, **ETAG_HEADER}},
+        **problem_responses(*JSON_BODY_ERRORS, *WRITE_ERRORS),
+    },
+)
 async def create_item(body: ItemCreate, items: ItemServiceDep, response: Response) -> Item:
     item = await items.create(body)
+{%- endif %}
     response.headers["Location"] = f"{router.prefix}/{item.id}"
     response.headers["ETag"] = item.etag
     return item
 
 
-@router.get("", response_model=ItemList)
+@router.get("", response_model=ItemList, responses=problem_responses(503))
 async def list_items(
     items: ItemServiceDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -94,21 +196,23 @@ async def list_items(
     return {"items": found, "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/export", response_class=StreamingResponse)
-async def export_items(session_factory: SessionFactoryDep) -> StreamingResponse:
+@router.get("/export", response_class=NDJSONResponse)
+async def export_items(session_factory: SessionFactoryDep) -> NDJSONResponse:
     """Every item as newline-delimited JSON, streamed in id order."""
-    return StreamingResponse(export_lines(session_factory), media_type="application/x-ndjson")
+    return NDJSONResponse(export_lines(session_factory))
 
 
 @router.get(
     ITEM_PATH,
     response_model=ItemRead,
-    responses={304: {"description": "Not modified: If-None-Match holds the current ETag"}},
+    responses={
+        200: WITH_ETAG,
+        304: {"description": "Not modified: If-None-Match holds the current ETag", **WITH_ETAG},
+        **problem_responses(404, 503),
+    },
 )
 async def get_item(
-    item_id: int,
-    items: ItemServiceDep,
-    if_none_match: Annotated[str | None, Header()] = None,
+    item_id: int, items: ItemServiceDep, if_none_match: IfNoneMatch = None
 ) -> Response:
     found = await items.read(item_id)
     if found is None:
@@ -119,39 +223,65 @@ async def get_item(
     return Response(found.body, media_type="application/json", headers=headers)
 
 
-@router.put(ITEM_PATH, response_model=ItemRead, dependencies=[JsonBody])
+@router.put(
+    ITEM_PATH,
+    response_model=ItemRead,
+    dependencies=[JsonBody],
+    responses={200: WITH_ETAG, **problem_responses(*JSON_BODY_ERRORS, *WRITE_ERRORS, 404, 412)},
+)
 async def replace_item(
     item_id: int,
     body: ItemCreate,
     items: ItemServiceDep,
+{%- if cookiecutter.use_auth %}
+    user: CurrentUser,
+{%- endif %}
     response: Response,
     if_match: IfMatch = None,
 ) -> Item:
-    item = await item_for_write(items, item_id, if_match)
+    item = await item_for_write(items, item_id, if_match{% if cookiecutter.use_auth %}, user{% endif %})
     with stale_etag_as_412():
         item = await items.replace(item, body)
     response.headers["ETag"] = item.etag
     return item
 
 
-@router.patch(ITEM_PATH, response_model=ItemRead, dependencies=[JsonBody])
+@router.patch(
+    ITEM_PATH,
+    response_model=ItemRead,
+    dependencies=[JsonBody],
+    responses={200: WITH_ETAG, **problem_responses(*JSON_BODY_ERRORS, *WRITE_ERRORS, 404, 412)},
+)
 async def patch_item(
     item_id: int,
     body: ItemPatch,
     items: ItemServiceDep,
+{%- if cookiecutter.use_auth %}
+    user: CurrentUser,
+{%- endif %}
     response: Response,
     if_match: IfMatch = None,
 ) -> Item:
-    item = await item_for_write(items, item_id, if_match)
+    item = await item_for_write(items, item_id, if_match{% if cookiecutter.use_auth %}, user{% endif %})
     with stale_etag_as_412():
         item = await items.patch(item, body)
     response.headers["ETag"] = item.etag
     return item
+{%- if cookiecutter.use_auth %}
 
 
-@router.delete(ITEM_PATH, status_code=204)
+@router.delete(ITEM_PATH, status_code=204, responses=problem_responses(*WRITE_ERRORS, 404, 412))
+async def delete_item(
+    item_id: int, items: ItemServiceDep, user: CurrentUser, if_match: IfMatch = None
+) -> Response:
+    item = await item_for_write(items, item_id, if_match, user)
+{%- else %}
+
+
+@router.delete(ITEM_PATH, status_code=204, responses=problem_responses(*WRITE_ERRORS, 404, 412))
 async def delete_item(item_id: int, items: ItemServiceDep, if_match: IfMatch = None) -> Response:
     item = await item_for_write(items, item_id, if_match)
+{%- endif %}
     with stale_etag_as_412():
         await items.delete(item)
     return Response(status_code=204)

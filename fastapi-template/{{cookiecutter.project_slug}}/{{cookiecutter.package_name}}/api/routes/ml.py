@@ -4,7 +4,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from {{ cookiecutter.package_name }}.api.deps import BatcherDep, JsonBody, ModelDep
+from {{ cookiecutter.package_name }}.api.deps import JSON_BODY_ERRORS, BatcherDep, JsonBody, ModelDep
+from {{ cookiecutter.package_name }}.core.errors import problem_responses
 from {{ cookiecutter.package_name }}.schemas.ml import ModelInfo, ModelList, PredictRequest, PredictResponse
 from {{ cookiecutter.package_name }}.services.predictions import predict
 
@@ -21,7 +22,12 @@ async def describe_digits(model: ModelDep) -> dict[str, Any]:
     return model.describe()
 
 
-@router.post("/digits/predict", response_model=PredictResponse, dependencies=[JsonBody])
+@router.post(
+    "/digits/predict",
+    response_model=PredictResponse,
+    dependencies=[JsonBody],
+    responses=problem_responses(*JSON_BODY_ERRORS),
+)
 async def predict_digits(
     body: PredictRequest, model: ModelDep, batcher: BatcherDep
 ) -> dict[str, Any]:

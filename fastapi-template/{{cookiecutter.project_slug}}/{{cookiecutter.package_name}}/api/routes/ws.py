@@ -74,6 +74,8 @@ async def forward(queue: asyncio.Queue[str], websocket: WebSocket) -> None:
 async def room(websocket: WebSocket, room: str, hub: HubDep) -> None:
     await websocket.accept()
     async with hub.subscribe(room) as queue:
+        # In the room from here on: say so first, before any message of the room.
+        await websocket.send_text(json.dumps({"type": "joined", "room": room}))
         sender = asyncio.create_task(forward(queue, websocket))
         try:
             while True:

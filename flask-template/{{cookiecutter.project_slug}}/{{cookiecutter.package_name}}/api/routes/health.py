@@ -13,14 +13,23 @@ from sqlalchemy import text
 
 from ...core.db import db
 from ...core.metrics import render_metrics
+{%- if cookiecutter.use_websockets %}
+from ...core.realtime import current_hub
+{%- endif %}
 {%- if cookiecutter.use_ml %}
 from ...ml.model import load_model
 {%- endif %}
+from ...schemas.health import HealthSchema, ReadySchema
 from . import Blueprint
 
 logger = logging.getLogger(__name__)
 
 blp = Blueprint("operations", __name__, description="Liveness, readiness and metrics")
+
+METRICS_RESPONSE = {
+    "description": "Prometheus text format",
+    "content": {"text/plain": {"schema": {"type": "string"}}},
+}
 
 
 def check_database() -> str:
@@ -65,6 +74,7 @@ def run_checks() -> dict[str, str]:
 
 @blp.route("/health")
 class Health(MethodView):
+    @blp.response(200, HealthSchema)
     def get(self) -> dict[str, str]:
         """Liveness: 200 while the process can answer."""
         return {"status": "ok"}
@@ -72,15 +82,25 @@ class Health(MethodView):
 
 @blp.route("/ready")
 class Ready(MethodView):
+    @blp.response(200, ReadySchema)
+    @blp.alt_response(503, schema=ReadySchema, description="A check failed: it says fail")
     def get(self) -> tuple[dict[str, Any], int]:
         """Readiness: 200 when the database (and Redis, and the model) answer, else 503."""
         checks = run_checks()
         failed = "fail" in checks.values()
-        return {"status": "fail" if failed else "ok", "checks": checks}, 503 if failed else 200
+        status = "fail" if failed else "ok"
+{%- if cookiecutter.use_websockets %}
+        # "local": WebSocket rooms reach this process only; "redis": they span every process
+        body = {"status": status, "checks": checks, "realtime": current_hub().scope}
+{%- else %}
+        body = {"status": status, "checks": checks}
+{%- endif %}
+        return body, 503 if failed else 200
 
 
 @blp.route("/metrics")
 class Metrics(MethodView):
+    @blp.doc(responses={200: METRICS_RESPONSE})
     def get(self) -> Response:
         """Prometheus text format, summed over every worker process."""
         return render_metrics()

@@ -5,17 +5,52 @@ from typing import Any, NoReturn
 from flask import Response, request, stream_with_context, url_for
 from flask.views import MethodView
 
+{% if cookiecutter.use_auth -%}
+from ...core.auth import current_user, login_required
+{% endif -%}
 from ...models import Item
 from ...schemas.item import ItemPageSchema, ItemPatchSchema, ItemQuerySchema, ItemSchema
 from ...services import items as service
 from . import Blueprint
 from . import smorest_abort as abort
+from .docs import {% if cookiecutter.use_auth %}BEARER, {% endif %}JSON_BODY, problems
 
 blp = Blueprint(
     "items", __name__, url_prefix="/api/v1/items", description="Items: CRUD, search, export"
 )
 
 STALE_ETAG = "The item has changed: If-Match does not match the current ETag"
+
+ETAG = {
+    "ETag": {
+        "description": "The item's version, for If-Match and If-None-Match",
+        "schema": {"type": "string"},
+        "required": True,
+    }
+}
+LOCATION = {
+    "Location": {"description": "The new item's URL", "schema": {"type": "string"}, "required": True}
+}
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "description": "Change the item only if its ETag is one of these (or *); else 412",
+    "schema": {"type": "string"},
+}
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "description": "304 instead of the item if its ETag is one of these (or *)",
+    "schema": {"type": "string"},
+}
+{%- if cookiecutter.use_auth %}
+# Every write needs a token (401); changing or deleting an item, its owner's or an admin's (403).
+CREATE_ERRORS = (*JSON_BODY, 401, 503)
+CHANGE_ERRORS = (401, 403, 404, 412, 503)
+{%- else %}
+CREATE_ERRORS = (*JSON_BODY, 503)
+CHANGE_ERRORS = (404, 412, 503)
+{%- endif %}
 
 
 def not_found(item_id: int) -> NoReturn:
@@ -27,6 +62,11 @@ def item_for_write(item_id: int) -> Item:
     item = service.get_item(item_id)
     if item is None:
         not_found(item_id)
+{%- if cookiecutter.use_auth %}
+    # After the 401 (login_required) and the 404, before the 412.
+    if not service.may_change(item, current_user()):
+        abort(403, message=f"Only its owner or an admin may change item {item_id}")
+{%- endif %}
     if "If-Match" in request.headers and not request.if_match.contains(item.etag.strip('"')):
         abort(412, message=STALE_ETAG)
     return item
@@ -44,24 +84,34 @@ def saved(item: Item, changes: dict[str, Any]) -> tuple[Item, dict[str, str]]:
 class Items(MethodView):
     @blp.arguments(ItemQuerySchema, location="query")
     @blp.response(200, ItemPageSchema)
+    @blp.doc(responses=problems(503))
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List items in id order; `q` matches names, `tag` has that tag."""
         items, total = service.list_items(**args)
         return {"items": items, "total": total, "limit": args["limit"], "offset": args["offset"]}
-
+{% if cookiecutter.use_auth %}
+    @blp.doc(security=BEARER)
+    @login_required
+{%- endif %}
     @blp.arguments(ItemSchema)
-    @blp.response(201, ItemSchema)
+    @blp.response(201, ItemSchema, headers={**LOCATION, **ETAG})
+    @blp.doc(responses=problems(*CREATE_ERRORS))
     def post(self, data: dict[str, Any]) -> tuple[Item, dict[str, str]]:
-        """Create an item."""
+        """Create an item{% if cookiecutter.use_auth %}, owned by the signed-in user{% endif %}."""
+{%- if cookiecutter.use_auth %}
+        item = service.create_item(data, owner_id=current_user().id)
+{%- else %}
         item = service.create_item(data)
+{%- endif %}
         location = url_for("items.ItemById", item_id=item.id)
         return item, {"Location": location, "ETag": item.etag}
 
 
 @blp.route("/<int:item_id>")
 class ItemById(MethodView):
-    @blp.response(200, ItemSchema)
-    @blp.alt_response(304, description="Not Modified: If-None-Match has the current ETag")
+    @blp.response(200, ItemSchema, headers=ETAG)
+    @blp.alt_response(304, description="If-None-Match has the item's ETag", headers=ETAG)
+    @blp.doc(parameters=[IF_NONE_MATCH], responses=problems(404, 503))
     def get(self, item_id: int) -> Response:
         """Get an item, with its ETag; If-None-Match with that ETag gives 304."""
         found = service.read_item(item_id)
@@ -74,20 +124,32 @@ class ItemById(MethodView):
             return Response(status=304, headers={"ETag": etag})
         # A ready response: the body is JSON already, perhaps straight from the cache.
         return Response(body, mimetype="application/json", headers={"ETag": etag})
-
+{% if cookiecutter.use_auth %}
+    @blp.doc(security=BEARER)
+    @login_required
+{%- endif %}
     @blp.arguments(ItemSchema)
-    @blp.response(200, ItemSchema)
+    @blp.response(200, ItemSchema, headers=ETAG)
+    @blp.doc(parameters=[IF_MATCH], responses=problems(*JSON_BODY, *CHANGE_ERRORS))
     def put(self, data: dict[str, Any], item_id: int) -> tuple[Item, dict[str, str]]:
         """Replace an item (If-Match is honoured)."""
         return saved(item_for_write(item_id), data)
-
+{% if cookiecutter.use_auth %}
+    @blp.doc(security=BEARER)
+    @login_required
+{%- endif %}
     @blp.arguments(ItemPatchSchema(partial=True))
-    @blp.response(200, ItemSchema)
+    @blp.response(200, ItemSchema, headers=ETAG)
+    @blp.doc(parameters=[IF_MATCH], responses=problems(*JSON_BODY, *CHANGE_ERRORS))
     def patch(self, changes: dict[str, Any], item_id: int) -> tuple[Item, dict[str, str]]:
         """Change the given fields of an item (If-Match is honoured)."""
         return saved(item_for_write(item_id), changes)
-
+{% if cookiecutter.use_auth %}
+    @blp.doc(security=BEARER)
+    @login_required
+{%- endif %}
     @blp.response(204)
+    @blp.doc(parameters=[IF_MATCH], responses=problems(*CHANGE_ERRORS))
     def delete(self, item_id: int) -> None:
         """Delete an item (If-Match is honoured)."""
         try:

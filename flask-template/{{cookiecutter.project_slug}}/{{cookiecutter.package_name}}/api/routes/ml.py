@@ -12,6 +12,7 @@ from ...schemas.ml import (
     PredictResponseSchema,
 )
 from . import Blueprint
+from .docs import JSON_BODY, problems
 
 blp = Blueprint("models", __name__, url_prefix="/api/v1/models", description="ML inference")
 
@@ -36,6 +37,7 @@ class DigitsModel(MethodView):
 class DigitsPrediction(MethodView):
     @blp.arguments(PredictRequestSchema)
     @blp.response(200, PredictResponseSchema)
+    @blp.doc(responses=problems(*JSON_BODY))
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Classify 1 to 256 images of 64 pixels (0-16), one prediction per row, in order."""
         model = load_model()

@@ -125,7 +125,10 @@ def room(ws: Server, room: str) -> None:
         with send_lock:
             ws.send(text)
 
-    hub.subscribe(room, send)
+    # Holding the lock, the hub cannot deliver a room message before "joined" has gone out.
+    with send_lock:
+        hub.subscribe(room, send)
+        ws.send(json.dumps({"type": "joined", "room": room}))
     try:
         while True:
             data, error = parse_room_message(ws.receive())
