@@ -9,11 +9,13 @@ import hashlib
 import itertools
 import json
 import os
+import queue
 import re
 import subprocess
 import sys
 import tomllib
 import venv
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,10 @@ UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%|\bcookiecutter\.(?!json\b)\w")
 # The only files that may differ between projects generated for different Python versions.
 PYTHON_VERSION_FILES = {"pyproject.toml", "Dockerfile", "README.md", ".github/workflows/ci.yml"}
 GENERATED_SUITE_TIMEOUT = 300
+# Generated suites run two at a time (the machines have two cores), each on its own Redis
+# database: SUITE_REDIS_DB and the next.
+SUITE_CONCURRENCY = 2
+SUITE_REDIS_DB = 6
 
 
 def feature_sets():
@@ -49,7 +55,12 @@ ALL_COMBINATIONS = [
 ]
 # Projects generated for different Python versions differ only in metadata (asserted below),
 # so each project's own suite runs once per database and feature set.
-SUITE_COMBINATIONS = [c for c in ALL_COMBINATIONS if c["python_version"] == DEFAULT_PYTHON]
+# use_docker adds deployment files only (the test below asserts it), so each project's suite
+# runs once for the pair of projects that differ in use_docker alone.
+SUITE_COMBINATIONS = [
+    c for c in ALL_COMBINATIONS if c["python_version"] == DEFAULT_PYTHON and c["use_docker"]
+]
+DOCKER_FILES = {"Dockerfile", ".dockerignore", "compose.yaml", "deploy"}
 
 
 # The `generated` fixture (conftest.py) holds every combination of one template, generated
@@ -132,6 +143,20 @@ def test_python_version_changes_only_metadata(generated):
         }
         assert differing <= PYTHON_VERSION_FILES, (name, differing)
         assert context["python_version"] in (project / "pyproject.toml").read_text(), name
+
+
+def test_use_docker_changes_only_deployment_files(generated):
+    for name, (context, project) in generated.items():
+        if context["use_docker"]:
+            continue
+        _, twin = generated[combination_id({**context, "use_docker": True})]
+        differing = {
+            path.relative_to(twin).parts[0]
+            for path in text_files(twin)
+            if not (project / path.relative_to(twin)).exists()
+            or path.read_bytes() != (project / path.relative_to(twin)).read_bytes()
+        }
+        assert differing <= DOCKER_FILES | {"README.md"}, (name, differing)
 
 
 def test_every_workflow_is_a_valid_github_workflow(generated):
@@ -246,20 +271,42 @@ def run_generated_suite(
     )
 
 
-@pytest.mark.parametrize("context", SUITE_COMBINATIONS, ids=combination_id)
-@pytest.mark.parametrize("template", TEMPLATES)
-def test_generated_suite_passes(template, context, tmp_path):
-    project = generate(template, tmp_path, **context)
+def run_suite_of(template: str, context: dict, workdir: Path, redis_db: int) -> str | None:
+    """Generate one combination and run its own tests; None if they pass, else the output."""
+    project = generate(template, workdir, **context)
     env = {}
     if context["use_celery"]:
-        env["TEST_REDIS_URL"] = require_redis(db=6)
+        env["TEST_REDIS_URL"] = require_redis(db=redis_db)
     if context["database"] == "postgresql":
         with scratch_database(f"gen_{template}") as database_url:
             result = run_generated_suite(project, {**env, "TEST_DATABASE_URL": database_url})
     else:
         result = run_generated_suite(project, env)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-    assert re.search(r"\d+ passed", result.stdout), result.stdout[-2000:]
+    if result.returncode == 0 and re.search(r"\d+ passed", result.stdout):
+        return None
+    return result.stdout[-6000:] + result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_every_generated_suite_passes(template, tmp_path):
+    """Each combination's own tests, SUITE_CONCURRENCY suites at a time (each with a Redis
+    database and, on PostgreSQL, a scratch database of its own)."""
+    free_redis_dbs: queue.Queue[int] = queue.Queue()
+    for slot in range(SUITE_CONCURRENCY):
+        free_redis_dbs.put(SUITE_REDIS_DB + slot)
+
+    def run(context: dict) -> tuple[str, str | None]:
+        name = combination_id(context)
+        redis_db = free_redis_dbs.get()
+        try:
+            return name, run_suite_of(template, context, tmp_path / name, redis_db)
+        finally:
+            free_redis_dbs.put(redis_db)
+
+    with ThreadPoolExecutor(max_workers=SUITE_CONCURRENCY) as pool:
+        outcomes = list(pool.map(run, SUITE_COMBINATIONS))
+    failures = [f"--- {name} ---\n{output}" for name, output in outcomes if output is not None]
+    assert failures == [], "\n".join(failures)
 
 
 @pytest.mark.slow

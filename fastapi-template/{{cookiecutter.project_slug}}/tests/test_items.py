@@ -1,7 +1,12 @@
 import json
 import re
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from {{ cookiecutter.package_name }}.core.db import create_sync_engine
+from {{ cookiecutter.package_name }}.services.items import ItemService
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
@@ -157,3 +162,71 @@ def test_export_of_an_empty_table_is_empty(client: TestClient):
 
     assert response.status_code == 200
     assert response.text == ""
+
+
+def write_behind_the_service(database_url: str, item_id: int) -> None:
+    """Another writer's change to the item, committed at once."""
+    engine = create_sync_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE items SET version = version + 1, name = 'rival' WHERE id = :id"),
+            {"id": item_id},
+        )
+    engine.dispose()
+
+
+@pytest.fixture
+def rival_write(monkeypatch, database_url: str) -> list[int]:
+    """Make the next item write lose a race: another write lands after the item was read."""
+    raced: list[int] = []
+    for name in ("update", "delete"):
+        original = getattr(ItemService, name)
+
+        async def racing(self, item, *args, _original=original):
+            if not raced:
+                raced.append(item.id)
+                write_behind_the_service(database_url, item.id)
+            return await _original(self, item, *args)
+
+        monkeypatch.setattr(ItemService, name, racing)
+    return raced
+
+
+def test_a_write_without_if_match_that_loses_a_race_still_wins(
+    client: TestClient, create_item, rival_write
+):
+    item = create_item()
+    url = f"/api/v1/items/{item['id']}"
+
+    response = client.patch(url, json={"price": 7})
+
+    assert rival_write == [item["id"]]
+    assert response.status_code == 200, response.text
+    assert response.json()["price"] == 7
+    assert response.json()["name"] == "rival"  # the rival's change, then ours on top
+    assert response.headers["etag"] == f'"{item["id"]}-3"'
+
+
+def test_a_delete_without_if_match_that_loses_a_race_still_deletes(
+    client: TestClient, create_item, rival_write
+):
+    item = create_item()
+    url = f"/api/v1/items/{item['id']}"
+
+    assert client.delete(url).status_code == 204
+    assert rival_write == [item["id"]]
+    assert client.get(url).status_code == 404
+
+
+def test_a_write_with_if_match_that_loses_a_race_is_412(
+    client: TestClient, create_item, rival_write
+):
+    item = create_item()
+    url = f"/api/v1/items/{item['id']}"
+
+    read_before_the_race = {"If-Match": f'"{item["id"]}-1"'}
+    response = client.put(url, json={"name": "mine", "price": 2}, headers=read_before_the_race)
+
+    assert rival_write == [item["id"]]
+    assert response.status_code == 412
+    assert client.get(url).json()["name"] == "rival"

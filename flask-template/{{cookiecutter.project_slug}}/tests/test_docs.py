@@ -3,6 +3,24 @@ import re
 import pytest
 
 ASSET_URL = re.compile(r"""(?:src|href)=["']([^"']+)["']""")
+PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+ITEM = "/api/v1/items/{item_id}"
+
+
+def resolve(spec, node):
+    """What a `$ref` such as #/components/responses/NOT_FOUND points to; else the node."""
+    if "$ref" not in node:
+        return node
+    for part in node["$ref"].removeprefix("#/").split("/"):
+        spec = spec[part]
+    return spec
+
+
+def operations(spec):
+    for path, path_item in spec["paths"].items():
+        for method, operation in path_item.items():
+            if method != "parameters":
+                yield (method.upper(), path), operation
 
 
 def test_openapi_document(client):
@@ -11,7 +29,51 @@ def test_openapi_document(client):
     spec = response.json
     assert spec["openapi"].startswith("3.")
     assert "/api/v1/items" in spec["paths"]
-    assert "/api/v1/items/{item_id}" in spec["paths"]
+    assert ITEM in spec["paths"]
+
+
+def test_every_error_response_is_the_shared_problem(client):
+    spec = client.get("/openapi.json").json
+    problem = spec["components"]["schemas"]["Problem"]
+    assert set(problem["properties"]) == {"type", "title", "status", "detail", "instance", "errors"}
+    assert set(problem["required"]) == {"type", "title", "status", "detail", "instance"}
+    errors_seen = 0
+    for where, operation in operations(spec):
+        # No catch-all: each status an operation answers is documented on it.
+        assert "default" not in operation["responses"], where
+        for status, response in operation["responses"].items():
+            # /ready's 503 is its own report, not an error of the request.
+            if int(status) >= 400 and where != ("GET", "/ready"):
+                assert resolve(spec, response)["content"] == PROBLEM, (where, status)
+                errors_seen += 1
+    assert errors_seen > 10
+
+
+def test_json_bodies_document_their_errors(client):
+    spec = client.get("/openapi.json").json
+    for where, operation in operations(spec):
+        if "application/json" in operation.get("requestBody", {}).get("content", {}):
+            assert {"400", "413", "415", "422"} <= set(operation["responses"]), where
+
+
+def test_conditional_requests_are_documented(client):
+    item = client.get("/openapi.json").json["paths"][ITEM]
+    get = item["get"]
+    assert [p["name"] for p in get["parameters"]] == ["If-None-Match"]
+    assert "ETag" in get["responses"]["200"]["headers"]
+    assert "ETag" in get["responses"]["304"]["headers"]
+    for method in ("put", "patch", "delete"):
+        assert [p["name"] for p in item[method]["parameters"]] == ["If-Match"], method
+        assert "412" in item[method]["responses"], method
+    for method in ("put", "patch"):
+        assert "ETag" in item[method]["responses"]["200"]["headers"], method
+
+
+def test_operations_document_what_they_send(client):
+    paths = client.get("/openapi.json").json["paths"]
+    assert set(paths["/health"]["get"]["responses"]) == {"200"}
+    assert set(paths["/ready"]["get"]["responses"]) == {"200", "503"}
+    assert list(paths["/metrics"]["get"]["responses"]["200"]["content"]) == ["text/plain"]
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
@@ -50,13 +112,19 @@ PROTECTED = [
     ("/api/v1/users", "post"),
     ("/api/v1/users/me", "get"),
 ]
+# Those a signed-in user may still be refused: not the item's owner, or not an admin.
+FORBIDDEN = [
+    ("/api/v1/items/{item_id}", "put"),
+    ("/api/v1/items/{item_id}", "patch"),
+    ("/api/v1/items/{item_id}", "delete"),
+    ("/api/v1/users", "post"),
+]
 PUBLIC = [
     ("/api/v1/items", "get"),
     ("/api/v1/items/{item_id}", "get"),
     ("/api/v1/auth/token", "post"),
     ("/health", "get"),
 ]
-PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
 def test_protected_operations_declare_the_oauth2_password_scheme(client):
@@ -70,8 +138,10 @@ def test_protected_operations_declare_the_oauth2_password_scheme(client):
     for path, method in PROTECTED:
         operation = spec["paths"][path][method]
         assert operation["security"] == [{"OAuth2PasswordBearer": []}], (path, method)
-        assert operation["responses"]["401"]["content"] == PROBLEM, (path, method)
-        assert operation["responses"]["403"]["content"] == PROBLEM, (path, method)
+        unauthorized = resolve(spec, operation["responses"]["401"])
+        assert unauthorized["content"] == PROBLEM, (path, method)
+        assert "WWW-Authenticate" in unauthorized["headers"], (path, method)
+        assert ("403" in operation["responses"]) == ((path, method) in FORBIDDEN), (path, method)
     for path, method in PUBLIC:
         assert "security" not in spec["paths"][path][method], (path, method)
     token_form = spec["paths"]["/api/v1/auth/token"]["post"]["requestBody"]["content"]

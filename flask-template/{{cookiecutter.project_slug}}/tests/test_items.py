@@ -62,6 +62,15 @@ def test_get_put_patch_delete(client):
     assert missing.json["detail"] == f"Item {item_id} not found"
 
 
+def test_patch_takes_dimensions_whole(client):
+    url = f"/api/v1/items/{create(client).json['id']}"
+    part = client.patch(url, json={"dimensions": {"width": 2}})
+    assert part.status_code == 422
+    assert ["body", "dimensions", "height"] in [error["loc"] for error in part.json["errors"]]
+    whole = {"width": 2, "height": 1, "depth": 0.5}
+    assert client.patch(url, json={"dimensions": whole}).json["dimensions"] == whole
+
+
 @pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
 def test_unknown_or_non_integer_id_is_404(client, method):
     for url in ("/api/v1/items/999999", "/api/v1/items/abc", "/api/v1/items/99999999999999999999"):

@@ -8,7 +8,6 @@ import time
 {%- if cookiecutter.use_celery %}
 from pathlib import Path
 {%- endif %}
-from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import event
@@ -79,7 +78,10 @@ def test_unknown_job_is_404(client):
     assert response.json["detail"] == "Job 0123456789abcdef0123456789abcdef not found"
 
 
-@pytest.mark.parametrize("job_id", ["%00", "x", "0123456789ABCDEF0123456789ABCDEF", "1" * 33])
+# Ids of another length than 32 do not even reach the view.
+@pytest.mark.parametrize(
+    "job_id", ["%00", "x", "0123456789ABCDEF0123456789ABCDEF", "%00" + "0" * 31, "1" * 33]
+)
 def test_malformed_job_id_is_404_without_a_query(app, job_id):
     statements = []
 
@@ -94,8 +96,15 @@ def test_malformed_job_id_is_404_without_a_query(app, job_id):
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert response.status_code == 404
-    assert response.json["detail"] == f"Job {unquote(job_id)} not found"
+    assert response.mimetype == "application/problem+json"
     assert statements == []
+
+
+def test_predictions_is_no_job_id(client):
+    # Allow lists only what /predictions itself answers: the job route does not match it.
+    allowed = client.options("/api/v1/jobs/predictions").headers["Allow"]
+    assert set(allowed.split(", ")) == {"POST", "OPTIONS"}
+    assert client.get("/api/v1/jobs/predictions").status_code == 405
 {%- if cookiecutter.use_celery %}
 
 

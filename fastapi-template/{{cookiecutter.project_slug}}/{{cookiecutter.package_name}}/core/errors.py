@@ -89,7 +89,7 @@ class ValidationIssue(BaseModel):
 class Problem(BaseModel):
     """Problem details (RFC 9457), the body of every error response."""
 
-    type: str = Field(description="about:blank: the status code says it all")
+    type: str = Field(description="Always about:blank: the status says it all")
     title: str = Field(description="The status code's reason phrase")
     status: int = Field(ge=400, le=599)
     detail: str
@@ -102,14 +102,11 @@ class Problem(BaseModel):
 SCHEMA_REF = "#/components/schemas/{model}"
 PROBLEM_CONTENT = {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": SCHEMA_REF.format(model="Problem")}}}
 
-# What an error status means, wherever a route documents it.
+# What an error status means wherever a route documents it, where its title says too little.
 ERROR_DESCRIPTIONS = {
-    400: "Malformed JSON body",
-    401: "Missing, malformed, expired or badly signed access token",
-    403: "The caller may not do this",
-    404: "No such resource",
-    409: "Conflicts with an existing resource",
-    412: "If-Match does not match the item's current ETag",
+    400: "Malformed request body",
+    401: "Missing or invalid credentials",
+    412: "If-Match does not match the current ETag",
     413: "Request body over the size limit",
     415: "Request body is not JSON",
     422: "Invalid parameters or body",
@@ -145,7 +142,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def problem_schemas() -> dict[str, Any]:
     """Problem and the schemas it refers to, for the document's components."""
     schema = Problem.model_json_schema(ref_template=SCHEMA_REF, mode="serialization")
-    return {"Problem": schema, **schema.pop("$defs")}
+    nested = schema.pop("$defs")
+    return {"Problem": schema, **nested}
 
 
 def document_problems(document: dict[str, Any]) -> dict[str, Any]:

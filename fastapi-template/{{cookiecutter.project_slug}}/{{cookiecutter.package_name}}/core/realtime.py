@@ -2,9 +2,10 @@
 """Rooms of WebSocket connections: an in-process hub, or Redis pub/sub across processes.
 
 Each connection reads its room's messages from its own bounded queue, so one slow client
-never holds up the others. With Redis, a message is published to the channel `ws:<room>`
-and each worker process runs a single `PSUBSCRIBE ws:*` task that hands the messages on to
-the connections it holds.
+never holds up the others. With Redis, a message is published to the channel
+`ws:<db>:<room>` and each worker process runs a single `PSUBSCRIBE ws:<db>:*` task that hands
+the messages on to the connections it holds. (Pub/sub channels are shared by every database of
+a Redis server; the database number in the name keeps services on other databases apart.)
 """
 {%- else -%}
 """Rooms of WebSocket connections, within this process.
@@ -37,7 +38,6 @@ logger = logging.getLogger(__name__)
 ROOM_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 QUEUE_SIZE = 256
 {%- if cookiecutter.use_celery %}
-CHANNEL_PREFIX = "ws:"
 RECONNECT_DELAY_SECONDS = 1.0
 {%- endif %}
 
@@ -93,6 +93,7 @@ class RedisHub(LocalHub):
     def __init__(self, redis: Redis) -> None:
         super().__init__()
         self.redis = redis
+        self.channel_prefix = f"ws:{redis.connection_pool.connection_kwargs.get('db', 0)}:"
         self._listener: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
 
@@ -109,11 +110,11 @@ class RedisHub(LocalHub):
         while True:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
+                await pubsub.psubscribe(f"{self.channel_prefix}*")
                 self.subscribed.set()
                 async for message in pubsub.listen():
                     if message["type"] == "pmessage":
-                        room = message["channel"].decode().removeprefix(CHANNEL_PREFIX)
+                        room = message["channel"].decode().removeprefix(self.channel_prefix)
                         self.deliver(room, message["data"].decode())
             except (RedisError, OSError) as exc:
                 self.subscribed.clear()
@@ -126,7 +127,7 @@ class RedisHub(LocalHub):
     async def publish(self, room: str, message: dict[str, Any]) -> None:
         text = json.dumps(message)
         try:
-            await self.redis.publish(f"{CHANNEL_PREFIX}{room}", text)
+            await self.redis.publish(f"{self.channel_prefix}{room}", text)
         except (RedisError, OSError) as exc:
             # Better that this process's clients hear it than nobody does.
             logger.warning("Redis publish failed, delivering locally only: %s", exc)

@@ -2,10 +2,11 @@
 
 A subscriber is a callable taking the JSON text of each message published to its room.
 `LocalHub` reaches the subscribers of this process only. `RedisHub` publishes to the Redis
-channel `ws:<room>`; one listener thread per process (started on the first subscription,
-so after gunicorn forks) receives every room with `PSUBSCRIBE ws:*` and hands each message
-to the local subscribers. Either way a message reaches every client in the room, the
-sender included.
+channel `ws:<db>:<room>`; one listener thread per process (started on the first
+subscription, so after gunicorn forks) receives every room with `PSUBSCRIBE ws:<db>:*` and
+hands each message to the local subscribers. Either way a message reaches every client in the
+room, the sender included. (Pub/sub channels are shared by every database of a Redis server;
+the database number in the name keeps services on other databases apart.)
 """
 
 import json
@@ -28,7 +29,6 @@ logger = logging.getLogger(__name__)
 Subscriber = Callable[[str], None]
 {%- if cookiecutter.use_celery %}
 
-CHANNEL_PREFIX = "ws:"
 {%- endif %}
 
 
@@ -83,6 +83,7 @@ class RedisHub(LocalHub):
         super().__init__()
         self._url = url
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._channel_prefix = f"ws:{self._client.connection_pool.connection_kwargs.get('db', 0)}:"
         self._listener_pid: int | None = None
         self._listener: threading.Thread | None = None
         self._listening = threading.Event()
@@ -90,7 +91,7 @@ class RedisHub(LocalHub):
 
     def publish(self, room: str, message: dict[str, Any]) -> None:
         try:
-            self._client.publish(CHANNEL_PREFIX + room, json.dumps(message))
+            self._client.publish(self._channel_prefix + room, json.dumps(message))
         except redis.RedisError as error:
             logger.warning("Could not publish to room %s: %s", room, error)
 
@@ -125,7 +126,7 @@ class RedisHub(LocalHub):
         client = redis.Redis.from_url(self._url, health_check_interval=30)
         # Unannotated in older redis-py releases, annotated in newer ones.
         with client.pubsub() as pubsub:  # type: ignore[no-untyped-call, unused-ignore]
-            pubsub.psubscribe(CHANNEL_PREFIX + "*")
+            pubsub.psubscribe(self._channel_prefix + "*")
             while not self._stopping.is_set():
                 message = pubsub.get_message(timeout=1.0)
                 if message is None:
@@ -133,7 +134,7 @@ class RedisHub(LocalHub):
                 if message["type"] == "psubscribe":
                     self._listening.set()
                 elif message["type"] == "pmessage":
-                    room = message["channel"].decode()[len(CHANNEL_PREFIX) :]
+                    room = message["channel"].decode()[len(self._channel_prefix) :]
                     self.deliver(room, message["data"].decode())
 
     def close(self) -> None:

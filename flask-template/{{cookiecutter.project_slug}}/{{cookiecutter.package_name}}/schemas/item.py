@@ -1,3 +1,5 @@
+from typing import Any
+
 from marshmallow import RAISE, Schema, fields
 from marshmallow.validate import Length, Range
 
@@ -54,7 +56,11 @@ class ItemSchema(Schema):
 
 
 class ItemPatchSchema(ItemSchema):
-    """The same fields, all optional: only those given change. Load it with partial=True."""
+    """The same fields, all optional: only those given change. Dimensions, if given, come
+    whole: partial=True would make their fields optional too."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(partial=tuple(self._declared_fields), **kwargs)
 
 
 class ItemQuerySchema(Schema):

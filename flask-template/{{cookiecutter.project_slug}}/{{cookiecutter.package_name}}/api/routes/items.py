@@ -29,7 +29,11 @@ ETAG = {
     }
 }
 LOCATION = {
-    "Location": {"description": "The new item's URL", "schema": {"type": "string"}, "required": True}
+    "Location": {
+        "description": "The new item's URL",
+        "schema": {"type": "string"},
+        "required": True,
+    }
 }
 IF_MATCH = {
     "name": "If-Match",
@@ -138,7 +142,7 @@ class ItemById(MethodView):
     @blp.doc(security=BEARER)
     @login_required
 {%- endif %}
-    @blp.arguments(ItemPatchSchema(partial=True))
+    @blp.arguments(ItemPatchSchema)
     @blp.response(200, ItemSchema, headers=ETAG)
     @blp.doc(parameters=[IF_MATCH], responses=problems(*JSON_BODY, *CHANGE_ERRORS))
     def patch(self, changes: dict[str, Any], item_id: int) -> tuple[Item, dict[str, str]]:

@@ -51,7 +51,8 @@ class PredictionJobs(MethodView):
         return job, {"Location": url_for("jobs.JobById", job_id=job.id)}
 
 
-@blp.route("/<job_id>")
+# Job ids are 32 characters long: /predictions is not one, so its Allow lists POST alone.
+@blp.route("/<string(length=32):job_id>")
 class JobById(MethodView):
     @blp.response(200, JobSchema)
     @blp.doc(responses=problems(404, 503))
