@@ -168,10 +168,8 @@ def write_behind_the_service(database_url: str, item_id: int) -> None:
     """Another writer's change to the item, committed at once."""
     engine = create_sync_engine(database_url)
     with engine.begin() as connection:
-        connection.execute(
-            text("UPDATE items SET version = version + 1, name = 'rival' WHERE id = :id"),
-            {"id": item_id},
-        )
+        rival = "UPDATE items SET version = version + 1, name = 'rival' WHERE id = :id"
+        connection.execute(text(rival), {"id": item_id})
     engine.dispose()
 
 

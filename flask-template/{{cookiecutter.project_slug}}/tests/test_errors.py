@@ -160,6 +160,13 @@ def test_500_reveals_nothing(make_app):
     assert "errors" not in body
 
 
+@pytest.mark.parametrize("path", ["/api/v1/items", "/api/v1/items/1"])
+def test_503_when_the_database_is_down(make_app, tmp_path, path):
+    unreachable = f"sqlite:///{tmp_path / 'missing-dir' / 'app.db'}"
+    response = make_app(DATABASE_URL=unreachable).test_client().get(path)
+    assert_problem(response, 503, "Service Unavailable", "database is unavailable")
+
+
 def test_request_id_is_echoed_or_generated(client):
     echoed = client.get("/health", headers={"X-Request-ID": "abc-123"})
     assert echoed.headers["X-Request-ID"] == "abc-123"

@@ -1,6 +1,9 @@
 import json
 
 import pytest
+import sqlalchemy
+
+from {{ cookiecutter.package_name }}.services import items as service
 
 ITEM = {
     "name": "Desk lamp",
@@ -178,3 +181,63 @@ def test_export_streams_ndjson(client):
     assert response.is_streamed
     lines = response.get_data(as_text=True).splitlines()
     assert [json.loads(line)["name"] for line in lines] == names
+
+
+def write_behind_the_service(database_url: str, item_id: int) -> None:
+    """Another writer's change to the item, committed at once."""
+    engine = sqlalchemy.create_engine(database_url)
+    with engine.begin() as connection:
+        rival = "UPDATE items SET version = version + 1, name = 'rival' WHERE id = :id"
+        connection.execute(sqlalchemy.text(rival), {"id": item_id})
+    engine.dispose()
+
+
+@pytest.fixture
+def rival_write(monkeypatch, database_url):
+    """Make the next item write lose a race: another write lands after the item was read."""
+    raced = []
+    for name in ("update_item", "delete_item"):
+        original = getattr(service, name)
+
+        def racing(item, *args, _original=original):
+            if not raced:
+                raced.append(item.id)
+                write_behind_the_service(database_url, item.id)
+            return _original(item, *args)
+
+        monkeypatch.setattr(service, name, racing)
+    return raced
+
+
+def test_a_write_without_if_match_that_loses_a_race_still_wins(client, rival_write):
+    item = create(client).json
+    url = f"/api/v1/items/{item['id']}"
+
+    response = client.patch(url, json={"price": 7})
+
+    assert rival_write == [item["id"]]
+    assert response.status_code == 200, response.json
+    assert response.json["price"] == 7
+    assert response.json["name"] == "rival"  # the rival's change, then ours on top
+    assert response.headers["ETag"] == f'"{item["id"]}-3"'
+
+
+def test_a_delete_without_if_match_that_loses_a_race_still_deletes(client, rival_write):
+    item = create(client).json
+    url = f"/api/v1/items/{item['id']}"
+
+    assert client.delete(url).status_code == 204
+    assert rival_write == [item["id"]]
+    assert client.get(url).status_code == 404
+
+
+def test_a_write_with_if_match_that_loses_a_race_is_412(client, rival_write):
+    item = create(client).json
+    url = f"/api/v1/items/{item['id']}"
+
+    read_before_the_race = {"If-Match": f'"{item["id"]}-1"'}
+    response = client.put(url, json={"name": "mine", "price": 2}, headers=read_before_the_race)
+
+    assert rival_write == [item["id"]]
+    assert response.status_code == 412
+    assert client.get(url).json["name"] == "rival"

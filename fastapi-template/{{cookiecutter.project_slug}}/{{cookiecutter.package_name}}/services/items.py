@@ -139,10 +139,11 @@ class ItemService:
             return None
         return await self.session.get(Item, item_id)
 
-    async def start_over(self) -> None:
-        """Drop a failed write and everything read before it, so the next get reads afresh."""
+    async def start_over(self, item: Item) -> None:
+        """After a failed write, forget the item as read, so that the next get reads it afresh."""
         await self.session.rollback()
-        self.session.expunge_all()
+        if item in self.session:
+            self.session.expunge(item)
 
     async def read(self, item_id: int) -> CachedItem | None:
         """The item's JSON body and ETag, from the cache when it holds them."""

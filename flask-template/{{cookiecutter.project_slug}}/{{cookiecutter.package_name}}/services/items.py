@@ -150,6 +150,13 @@ def update_item(item: Item, changes: dict[str, Any]) -> Item:
     return item
 
 
+def start_over(item: Item) -> None:
+    """After a failed write, forget the item as read, so that the next get reads it afresh."""
+    db.session.rollback()
+    if item in db.session:
+        db.session.expunge(item)
+
+
 def delete_item(item: Item) -> None:
     item_id = item.id
     db.session.delete(item)

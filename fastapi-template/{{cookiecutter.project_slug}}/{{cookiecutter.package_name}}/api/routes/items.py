@@ -153,7 +153,7 @@ async def write_item(items: ItemService, item_id: int, if_match: str | None, wri
         except StaleDataError:
             if if_match is not None:
                 raise ProblemError(412, STALE_DETAIL) from None
-            await items.start_over()
+            await items.start_over(item)
         else:
             return item
     raise ProblemError(503, f"Item {item_id} is changing too often to write it now")

@@ -83,7 +83,7 @@ class Health(MethodView):
 @blp.route("/ready")
 class Ready(MethodView):
     @blp.response(200, ReadySchema)
-    @blp.alt_response(503, schema=ReadySchema, description="A check failed: it says fail")
+    @blp.alt_response(503, schema=ReadySchema, description="A check failed: the report says which")
     def get(self) -> tuple[dict[str, Any], int]:
         """Readiness: 200 when the database (and Redis, and the model) answer, else 503."""
         checks = run_checks()
