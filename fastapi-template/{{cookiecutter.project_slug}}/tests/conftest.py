@@ -15,6 +15,7 @@ CI=true, so that a CI job cannot pass without running them.
 """
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 {%- if cookiecutter.use_auth %}
@@ -24,7 +25,8 @@ from datetime import timedelta
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 {% if cookiecutter.use_auth -%}
 from {{ cookiecutter.package_name }}.core.auth import create_access_token, password_hasher
@@ -34,10 +36,15 @@ from {{ cookiecutter.package_name }}.core.config import get_settings
 from {{ cookiecutter.package_name }}.core.db import (
     create_sync_engine,
     get_sync_session_factory,
+    sync_database_url,
     upgrade_database,
 )
 {%- else %}
-from {{ cookiecutter.package_name }}.core.db import create_sync_engine, upgrade_database
+from {{ cookiecutter.package_name }}.core.db import (
+    create_sync_engine,
+    sync_database_url,
+    upgrade_database,
+)
 {%- endif %}
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.models import Base{% if cookiecutter.use_auth %}, User{% endif %}
@@ -265,3 +272,28 @@ def create_item(client: TestClient, item_payload: dict) -> Callable[..., dict]:
         return response.json()
 
     return create
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A database with no tables: a new SQLite file, or a new schema in TEST_DATABASE_URL's
+    PostgreSQL (first on the search path, so the database looks fresh)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    base_url = os.environ.get("TEST_DATABASE_URL", "")
+    if not base_url.startswith(("postgresql://", "postgres://")):
+        pytest.skip("TEST_DATABASE_URL is not a PostgreSQL database")
+    schema = f"migrations_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(sync_database_url(base_url))
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            # Stuck instances of a failed test may still hold locks in the schema.
+            connection.execute(text("SET LOCAL lock_timeout = '5s'"))
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

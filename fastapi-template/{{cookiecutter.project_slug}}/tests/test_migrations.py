@@ -6,45 +6,18 @@ file and, when TEST_DATABASE_URL is a PostgreSQL database, on a fresh schema in 
 """
 
 import logging
-import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from {{ cookiecutter.package_name }}.core.db import MIGRATIONS_DIR, sync_database_url, upgrade_database
 
 RACERS = 3
 TIMEOUT = 30
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    base_url = os.environ.get("TEST_DATABASE_URL", "")
-    if not base_url.startswith(("postgresql://", "postgres://")):
-        pytest.skip("TEST_DATABASE_URL is not a PostgreSQL database")
-    # An empty schema first on the search path makes the database look fresh.
-    schema = f"migrations_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(sync_database_url(base_url))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            # Stuck instances of a failed test may still hold locks in the schema.
-            connection.execute(text("SET LOCAL lock_timeout = '5s'"))
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 class Recorder(logging.Handler):

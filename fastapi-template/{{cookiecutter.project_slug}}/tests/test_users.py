@@ -2,17 +2,13 @@
 create-user command, and the migration that brought users in."""
 
 import asyncio
-import os
-import uuid
-from collections.abc import Iterator
 
 import pytest
 from alembic import command
 from alembic.config import Config
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, delete, insert, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import delete, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
 from {{ cookiecutter.package_name }}.commands import cli
@@ -21,7 +17,6 @@ from {{ cookiecutter.package_name }}.core.db import (
     create_sync_engine,
     get_sync_session_factory,
     standalone_session,
-    sync_database_url,
 )
 from {{ cookiecutter.package_name }}.models import Item, User
 from {{ cookiecutter.package_name }}.services.users import bootstrap_admin, ensure_admin
@@ -239,35 +234,13 @@ def test_create_user_command_refuses_bad_input(
     assert message in result.output
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A database with no tables: a file, or a new schema in TEST_DATABASE_URL's PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    base_url = os.environ.get("TEST_DATABASE_URL", "")
-    if not base_url.startswith(("postgresql://", "postgres://")):
-        pytest.skip("TEST_DATABASE_URL is not a PostgreSQL database")
-    schema = f"users_migration_{uuid.uuid4().hex[:12]}"
-    owner = create_engine(sync_database_url(base_url))
-    with owner.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with owner.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        owner.dispose()
-
-
-def test_the_users_migration_keeps_existing_items(empty_database_url: str):
+def test_the_users_migration_keeps_existing_items(fresh_database_url: str):
     config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["database_url"] = empty_database_url
+    config.attributes["database_url"] = fresh_database_url
     config.attributes["configure_logging"] = False
     previous = "{% if cookiecutter.use_ml %}0002_create_jobs{% else %}0001_create_items{% endif %}"
-    engine = create_sync_engine(empty_database_url)
+    engine = create_sync_engine(fresh_database_url)
     try:
         command.upgrade(config, previous)
         with engine.begin() as connection:

@@ -12,17 +12,21 @@ until `authorize(client)` gives it the regular user's.
 """
 
 import os
+import uuid
+from collections.abc import Iterator
 {%- if cookiecutter.use_auth %}
 from datetime import timedelta
 {%- endif %}
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 {% if cookiecutter.use_auth -%}
 from {{ cookiecutter.package_name }}.core.auth import create_access_token, hash_password
 {% endif -%}
+from {{ cookiecutter.package_name }}.core.config import sqlalchemy_url
 from {{ cookiecutter.package_name }}.core.db import db
 from {{ cookiecutter.package_name }}.main import create_app
 {%- if cookiecutter.use_auth %}
@@ -193,3 +197,28 @@ def redis_url() -> str:
     redis.Redis.from_url(url).flushdb()
     return url
 {%- endif %}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A database with no tables: a new SQLite file, or a new schema in TEST_DATABASE_URL's
+    PostgreSQL (first on the search path, so the database looks fresh)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    base_url = os.environ.get("TEST_DATABASE_URL", "")
+    if not base_url.startswith(("postgresql://", "postgres://")):
+        pytest.skip("TEST_DATABASE_URL is not a PostgreSQL database")
+    schema = f"migrations_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(sqlalchemy_url(base_url))
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            # Stuck instances of a failed test may still hold locks in the schema.
+            connection.execute(text("SET LOCAL lock_timeout = '5s'"))
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
