@@ -115,9 +115,14 @@ def test_the_window_adapts_until_the_level_is_steady():
 
 
 def test_a_saturated_generator_is_marked_generator_bound():
-    with TinyServer() as server:
-        # thousands of one-byte chunks per response: the generator parses, the server copies
-        level = load(server.port, "/chunky", connections=4, duration=0.5)
+    # Thousands of one-byte chunks per response: the generator parses, the server copies.
+    # Other work on a shared machine can take the generator's core for a moment, so up to
+    # three tries.
+    for _ in range(3):
+        with TinyServer() as server:
+            level = load(server.port, "/chunky", connections=4, duration=0.5)
+        if level["generator"]["busy_percent"] > 90:
+            break
     assert level["requests"] > 0
     assert level["generator"]["busy_percent"] > 90
     assert level["generator"]["bound"] is True

@@ -162,7 +162,8 @@ def test_closing_for_shutdown_says_going_away_and_ends_the_handlers(app, ws_url)
 
 
 def test_gunicorn_stops_promptly_with_websockets_open(database_url, tmp_path):
-    """SIGTERM: the workers close their WebSockets and exit cleanly, well within seconds."""
+    """SIGTERM: the workers close their WebSockets and exit cleanly, well within seconds,
+    even with clients that never answer the close."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -177,6 +178,7 @@ def test_gunicorn_stops_promptly_with_websockets_open(database_url, tmp_path):
 {%- endif %}
     }
     log_path = tmp_path / "gunicorn.log"
+    silent: list[socket.socket] = []
     with log_path.open("w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
@@ -190,11 +192,14 @@ def test_gunicorn_stops_promptly_with_websockets_open(database_url, tmp_path):
             for ws in clients:
                 ws.send("still here")
                 assert ws.receive(timeout=5) == "still here"
+            silent.extend(open_silent_websocket(port) for _ in range(2))
             started = time.monotonic()
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=15)
             stopped_after = time.monotonic() - started
         finally:
+            for conn in silent:
+                conn.close()
             if server.poll() is None:
                 server.kill()
                 server.wait()
@@ -204,6 +209,18 @@ def test_gunicorn_stops_promptly_with_websockets_open(database_url, tmp_path):
     assert "SIGABRT" not in output and "SIGKILL" not in output, output
     for ws in clients:
         assert ws.close_reason == 1001
+
+
+def open_silent_websocket(port: int) -> socket.socket:
+    """A client that completes the handshake and then neither reads nor closes."""
+    conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+    conn.sendall(
+        b"GET /ws/echo HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    assert conn.recv(1024).startswith(b"HTTP/1.1 101")
+    return conn
 
 
 def connect_when_up(url: str, timeout: float = 30.0) -> Client:

@@ -62,15 +62,25 @@ class OpenConnections:
         """Say goodbye (1001) to every client and end its connection now.
 
         Shutting the socket down wakes the connection's reader at once, so its handler
-        returns even if the client never answers the close.
+        returns even if the client never answers the close. `Server.close` also closes the
+        socket's descriptor, which does not wake a thread blocked reading it: the shutdown
+        goes through a duplicate taken first. A reader that had not yet reached its first
+        read sees the connection closed and stops without waking the handler, so the
+        handler's event is set here too.
         """
         with self._lock:
             connections = list(self._connections)
         for ws in connections:
-            with suppress(ConnectionClosed, OSError):
-                ws.close(reason=GOING_AWAY, message="Server is shutting down")
-            with suppress(OSError):
-                ws.sock.shutdown(socket.SHUT_RDWR)
+            try:
+                duplicate = ws.sock.dup()
+            except OSError:
+                continue  # already closed: its reader has ended
+            with duplicate:
+                with suppress(ConnectionClosed, OSError):
+                    ws.close(reason=GOING_AWAY, message="Server is shutting down")
+                with suppress(OSError):
+                    duplicate.shutdown(socket.SHUT_RDWR)
+            ws.event.set()
 
 
 def init_app(app: Flask) -> None:
