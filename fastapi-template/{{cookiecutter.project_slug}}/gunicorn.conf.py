@@ -8,10 +8,8 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-{%- if cookiecutter.use_websockets %}
 
 import uvicorn_worker
-{%- endif %}
 
 from {{ cookiecutter.package_name }}.core.config import (
     GENERATED_SECRET_KEY_WARNING,
@@ -19,27 +17,28 @@ from {{ cookiecutter.package_name }}.core.config import (
     generate_secret_key,
     get_settings,
 )
+from {{ cookiecutter.package_name }}.core.request_head import LimitedHttpToolsProtocol
 
 settings = get_settings()
 exit_if_unsafe_for_production(settings)
 
 wsgi_app = "{{ cookiecutter.package_name }}.main:app"
-{%- if cookiecutter.use_websockets %}
 
 
 class UvicornWorker(uvicorn_worker.UvicornWorker):
-    # A WebSocket message over WS_MAX_MESSAGE_BYTES closes the connection with 1009 in the
-    # server itself, before it is buffered whole.
     CONFIG_KWARGS = {
         **uvicorn_worker.UvicornWorker.CONFIG_KWARGS,
+        # A request head over 16 KiB is refused with 431 while it arrives.
+        "http": LimitedHttpToolsProtocol,
+{%- if cookiecutter.use_websockets %}
+        # A WebSocket message over WS_MAX_MESSAGE_BYTES closes the connection with 1009 in
+        # the server itself, before it is buffered whole.
         "ws_max_size": settings.ws_max_message_bytes,
+{%- endif %}
     }
 
 
 worker_class = UvicornWorker
-{%- else %}
-worker_class = "uvicorn_worker.UvicornWorker"
-{%- endif %}
 bind = settings.bind
 workers = settings.web_concurrency
 # The application writes its own JSON access lines.

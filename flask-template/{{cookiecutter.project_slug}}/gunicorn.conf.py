@@ -27,9 +27,12 @@ from {{ cookiecutter.package_name }}.core.config import (
     exit_if_unsafe_for_production,
     load_settings,
 )
+from {{ cookiecutter.package_name }}.core.request_head import limit_request_heads
 
 settings = load_settings()
 exit_if_unsafe_for_production(settings)
+# A request head over 16 KiB is refused with 431 while it arrives.
+limit_request_heads()
 
 # Prometheus' multiprocess mode must be chosen before prometheus_client is imported
 # anywhere, and before the workers fork: every process then writes its samples to files

@@ -1,5 +1,6 @@
 """Every error is an RFC 9457 problem with the shared title, detail and `errors` shape."""
 
+import socket
 import uuid
 
 import pytest
@@ -386,3 +387,49 @@ def test_request_id_is_generated_when_missing_or_unusable(client):
     assert len(generated) == 32 and int(generated, 16) >= 0
     too_long = client.get("/health", headers={"X-Request-ID": "a" * 129}).headers["x-request-id"]
     assert too_long != "a" * 129 and len(too_long) == 32
+
+
+# ---- the request head limit -------------------------------------------------------------------
+
+MAX_REQUEST_HEAD_BYTES = 16 * 1024
+
+
+def head_with_padding(fields: int, field_bytes: int) -> bytes:
+    padding = "".join(f"X-Padding-{n:02}: {'a' * field_bytes}\r\n" for n in range(fields))
+    return f"GET /health HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{padding}\r\n".encode()
+
+
+def raw_exchange(service, data: bytes) -> bytes:
+    """Send raw bytes, then read until the server closes (10 s at most)."""
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as conn:
+        conn.sendall(data)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def status_of(answer: bytes) -> int:
+    assert answer.startswith(b"HTTP/1.1 "), answer[:200]
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_a_head_just_under_16_kib_is_served(service):
+    head = head_with_padding(fields=16, field_bytes=1000)
+    assert MAX_REQUEST_HEAD_BYTES - 256 < len(head) < MAX_REQUEST_HEAD_BYTES
+    assert status_of(raw_exchange(service, head)) == 200
+
+
+@pytest.mark.parametrize("fields, field_bytes", [(17, 1000), (64, 1000), (1, 20000)])
+def test_a_head_over_16_kib_is_refused(service, fields, field_bytes):
+    head = head_with_padding(fields=fields, field_bytes=field_bytes)
+    assert len(head) > MAX_REQUEST_HEAD_BYTES
+    assert status_of(raw_exchange(service, head)) in (400, 431)
+    assert service.server.alive()
+
+
+def test_a_head_that_never_ends_is_refused_once_past_the_limit(service):
+    # The server must not wait for (and hold) a header that keeps growing.
+    start = b"GET /health HTTP/1.1\r\nHost: test\r\nX-Endless: "
+    answer = raw_exchange(service, start + b"a" * (MAX_REQUEST_HEAD_BYTES + 4096))
+    assert status_of(answer) in (400, 431)
