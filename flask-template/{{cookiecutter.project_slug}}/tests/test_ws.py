@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -161,24 +162,22 @@ def test_closing_for_shutdown_says_going_away_and_ends_the_handlers(app, ws_url)
     assert app.extensions["realtime"].subscriber_count("lobby") == 0
 
 
-def test_gunicorn_stops_promptly_with_websockets_open(database_url, tmp_path):
-    """SIGTERM: the workers close their WebSockets and exit cleanly, well within seconds,
-    even with clients that never answer the close."""
+def start_gunicorn(tmp_path: Path, database_url: str, **settings: str):
+    """gunicorn with these settings on a free port: (process, port, log path)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     environment = {
         **os.environ,
         "BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "2",
         "DATABASE_URL": database_url,
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
 {%- if cookiecutter.use_celery %}
         "REDIS_URL": "",
 {%- endif %}
+        **settings,
     }
     log_path = tmp_path / "gunicorn.log"
-    silent: list[socket.socket] = []
     with log_path.open("w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
@@ -187,22 +186,30 @@ def test_gunicorn_stops_promptly_with_websockets_open(database_url, tmp_path):
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        try:
-            clients = [connect_when_up(f"ws://127.0.0.1:{port}/ws/echo") for _ in range(3)]
-            for ws in clients:
-                ws.send("still here")
-                assert ws.receive(timeout=5) == "still here"
-            silent.extend(open_silent_websocket(port) for _ in range(2))
-            started = time.monotonic()
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=15)
-            stopped_after = time.monotonic() - started
-        finally:
-            for conn in silent:
-                conn.close()
-            if server.poll() is None:
-                server.kill()
-                server.wait()
+    return server, port, log_path
+
+
+def test_gunicorn_stops_promptly_with_websockets_open(database_url, tmp_path):
+    """SIGTERM: the workers close their WebSockets and exit cleanly, well within seconds,
+    even with clients that never answer the close."""
+    server, port, log_path = start_gunicorn(tmp_path, database_url, WEB_CONCURRENCY="2")
+    silent: list[socket.socket] = []
+    try:
+        clients = [connect_when_up(f"ws://127.0.0.1:{port}/ws/echo") for _ in range(3)]
+        for ws in clients:
+            ws.send("still here")
+            assert ws.receive(timeout=5) == "still here"
+        silent.extend(open_silent_websocket(port) for _ in range(2))
+        started = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=15)
+        stopped_after = time.monotonic() - started
+    finally:
+        for conn in silent:
+            conn.close()
+        if server.poll() is None:
+            server.kill()
+            server.wait()
     output = log_path.read_text()
     assert server.returncode == 0, output
     assert stopped_after < 5, output
@@ -232,6 +239,52 @@ def connect_when_up(url: str, timeout: float = 30.0) -> Client:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def handshake_answer(port: int) -> bytes:
+    """The raw answer to a WebSocket handshake on /ws/echo."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(
+            b"GET /ws/echo HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        return conn.recv(65536)
+
+
+def test_websockets_beyond_the_workers_share_of_threads_are_503(database_url, tmp_path):
+    """One worker of 4 threads, half of them for WebSockets: the third is refused, and
+    /health keeps answering at once."""
+    server, port, log_path = start_gunicorn(
+        tmp_path, database_url, WEB_CONCURRENCY="1", GUNICORN_THREADS="4", WS_THREAD_SHARE="0.5"
+    )
+    clients: list[Client] = []
+    try:
+        clients.extend(connect_when_up(f"ws://127.0.0.1:{port}/ws/echo") for _ in range(2))
+        for ws in clients:
+            ws.send("held")
+            assert ws.receive(timeout=5) == "held"
+
+        answer = handshake_answer(port)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503"), answer
+        assert b"content-type: application/problem+json" in head.lower()
+        assert b"retry-after: 5" in head.lower()
+        assert json.loads(body)["status"] == 503
+
+        started = time.monotonic()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
+            assert response.status == 200
+        assert time.monotonic() - started < 1
+
+        clients.pop().close()
+        assert wait_until(lambda: handshake_answer(port).startswith(b"HTTP/1.1 101"))
+    finally:
+        for ws in clients:
+            ws.close()
+        server.terminate()
+        server.wait(timeout=30)
+    assert "Traceback" not in log_path.read_text()
 
 
 def test_abrupt_disconnect_leaves_nothing_behind(app, ws_url):

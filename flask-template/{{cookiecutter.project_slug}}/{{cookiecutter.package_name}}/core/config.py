@@ -76,6 +76,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "GUNICORN_THREADS": int(env.get("GUNICORN_THREADS", "{{ "256" if cookiecutter.use_websockets else "64" }}")),
 {%- if cookiecutter.use_websockets %}
         "WS_MAX_MESSAGE_BYTES": int(env.get("WS_MAX_MESSAGE_BYTES", "1048576")),
+        # The share of a worker's threads that WebSockets may hold; the rest answer HTTP.
+        "WS_THREAD_SHARE": float(env.get("WS_THREAD_SHARE", "0.75")),
 {%- endif %}
     }
 

@@ -13,12 +13,13 @@ from contextlib import contextmanager, suppress
 from functools import wraps
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed, Server
 from werkzeug.routing import BaseConverter
 
 from ...core.db import utcnow
+from ...core.errors import problem
 from ...core.realtime import current_hub
 from ...schemas import format_timestamp
 
@@ -35,12 +36,15 @@ class RoomNameConverter(BaseConverter):
 
 # Close code 1001: the server is going away.
 GOING_AWAY = 1001
+# When a client refused for want of threads may try again.
+RETRY_AFTER_SECONDS = 5
 
 
 class OpenConnections:
-    """The WebSocket connections this process holds open."""
+    """The WebSocket connections this process holds open, at most `capacity` of them."""
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
         self._connections: set[Server] = set()
         self._lock = threading.Lock()
 
@@ -57,6 +61,9 @@ class OpenConnections:
     def __len__(self) -> int:
         with self._lock:
             return len(self._connections)
+
+    def full(self) -> bool:
+        return len(self) >= self.capacity
 
     def close_all(self) -> None:
         """Say goodbye (1001) to every client and end its connection now.
@@ -83,9 +90,36 @@ class OpenConnections:
             ws.event.set()
 
 
+def websocket_capacity(app: Flask) -> int:
+    """How many WebSockets one worker process holds: WS_THREAD_SHARE of its threads.
+
+    Each holds a thread for as long as it is open. Were they allowed all of them, every
+    further request, /health included, would wait for a thread that never comes free.
+    """
+    share = min(max(app.config["WS_THREAD_SHARE"], 0.0), 1.0)
+    return max(1, int(app.config["GUNICORN_THREADS"] * share))
+
+
+def refuse_websockets_beyond_capacity() -> Response | None:
+    """Answer a WebSocket handshake with 503 once this worker's share of threads is taken.
+
+    Handshakes that arrive together may all pass before the first is counted: the threads
+    outside the share leave room for them.
+    """
+    rule = request.url_rule
+    if rule is None or not rule.websocket or not current_app.extensions["websockets"].full():
+        return None
+    return problem(
+        503,
+        "This worker holds all the WebSocket connections it can; try again later",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def init_app(app: Flask) -> None:
     app.url_map.converters["room_name"] = RoomNameConverter
-    app.extensions["websockets"] = OpenConnections()
+    app.extensions["websockets"] = OpenConnections(websocket_capacity(app))
+    app.before_request(refuse_websockets_beyond_capacity)
     sock.init_app(app)
 
 
