@@ -46,12 +46,17 @@ class OpenConnections:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._connections: set[Server] = set()
+        self._closing = False
         self._lock = threading.Lock()
 
     @contextmanager
     def hold(self, ws: Server) -> Iterator[None]:
         with self._lock:
             self._connections.add(ws)
+            closing = self._closing
+        if closing:
+            # Its handshake was answered after close_all took its list: goodbye at once.
+            say_goodbye(ws)
         try:
             yield
         finally:
@@ -66,28 +71,34 @@ class OpenConnections:
         return len(self) >= self.capacity
 
     def close_all(self) -> None:
-        """Say goodbye (1001) to every client and end its connection now.
-
-        Shutting the socket down wakes the connection's reader at once, so its handler
-        returns even if the client never answers the close. `Server.close` also closes the
-        socket's descriptor, which does not wake a thread blocked reading it: the shutdown
-        goes through a duplicate taken first. A reader that had not yet reached its first
-        read sees the connection closed and stops without waking the handler, so the
-        handler's event is set here too.
-        """
+        """Say goodbye to every client, and to any that connects from now on."""
         with self._lock:
+            self._closing = True
             connections = list(self._connections)
         for ws in connections:
-            try:
-                duplicate = ws.sock.dup()
-            except OSError:
-                continue  # already closed: its reader has ended
-            with duplicate:
-                with suppress(ConnectionClosed, OSError):
-                    ws.close(reason=GOING_AWAY, message="Server is shutting down")
-                with suppress(OSError):
-                    duplicate.shutdown(socket.SHUT_RDWR)
-            ws.event.set()
+            say_goodbye(ws)
+
+
+def say_goodbye(ws: Server) -> None:
+    """Close with 1001 (going away) and end the connection now.
+
+    Shutting the socket down wakes the connection's reader at once, so its handler returns
+    even if the client never answers the close. `Server.close` also closes the socket's
+    descriptor, which does not wake a thread blocked reading it: the shutdown goes through a
+    duplicate taken first. A reader that had not yet reached its first read sees the
+    connection closed and stops without waking the handler, so the handler's event is set
+    here too.
+    """
+    try:
+        duplicate = ws.sock.dup()
+    except OSError:
+        return  # already closed: its reader has ended
+    with duplicate:
+        with suppress(ConnectionClosed, OSError):
+            ws.close(reason=GOING_AWAY, message="Server is shutting down")
+        with suppress(OSError):
+            duplicate.shutdown(socket.SHUT_RDWR)
+    ws.event.set()
 
 
 def websocket_capacity(app: Flask) -> int:
