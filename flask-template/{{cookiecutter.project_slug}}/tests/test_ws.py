@@ -242,14 +242,22 @@ def connect_when_up(url: str, timeout: float = 30.0) -> Client:
 
 
 def handshake_answer(port: int) -> bytes:
-    """The raw answer to a WebSocket handshake on /ws/echo."""
+    """The raw answer to a WebSocket handshake on /ws/echo: the head, and the body if any."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
         conn.sendall(
             b"GET /ws/echo HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n"
             b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
             b"Sec-WebSocket-Version: 13\r\n\r\n"
         )
-        return conn.recv(65536)
+        answer = b""
+        while b"\r\n\r\n" not in answer and (chunk := conn.recv(65536)):
+            answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        for line in head.lower().split(b"\r\n"):
+            if line.startswith(b"content-length:"):
+                while len(body) < int(line.split(b":")[1]) and (chunk := conn.recv(65536)):
+                    body += chunk
+        return head + b"\r\n\r\n" + body
 
 
 def test_websockets_beyond_the_workers_share_of_threads_are_503(database_url, tmp_path):
