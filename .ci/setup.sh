@@ -29,6 +29,7 @@ rm -f "$pip_log"
 if [ "${SKIP_SERVICES:-0}" != "1" ]; then
     command -v pg_ctlcluster >/dev/null || apt_install postgresql
     command -v redis-server >/dev/null || apt_install redis-server redis-tools
+    command -v nginx >/dev/null || apt_install nginx
     if ! pg_isready -q -h 127.0.0.1 -p 5432; then
         for version in /etc/postgresql/*; do
             $SUDO pg_ctlcluster --skip-systemctl-redirect "$(basename "$version")" main start
