@@ -228,18 +228,26 @@ async def export_lines(session_factory: async_sessionmaker[AsyncSession]) -> Asy
     """Every item as one JSON line, read in id order a batch at a time.
 
     Keyset pagination keeps memory flat however large the table is, and holds no
-    transaction open between batches while the client reads.
+    transaction open between batches while the client reads. The first batch is read before
+    this returns, so before the response starts: a database that cannot be reached is then
+    answered with the 503 problem, not with a stream cut short.
     """
-    last_id = 0
-    while True:
-        async with session_factory() as session:
-            batch = (
-                await session.scalars(
-                    select(Item).where(Item.id > last_id).order_by(Item.id).limit(EXPORT_BATCH_SIZE)
-                )
-            ).all()
-        if not batch:
-            return
+    first_batch = await _export_batch(session_factory, after_id=0)
+    return _export_stream(session_factory, first_batch)
+
+
+async def _export_batch(
+    session_factory: async_sessionmaker[AsyncSession], after_id: int
+) -> Sequence[Item]:
+    async with session_factory() as session:
+        query = select(Item).where(Item.id > after_id).order_by(Item.id).limit(EXPORT_BATCH_SIZE)
+        return (await session.scalars(query)).all()
+
+
+async def _export_stream(
+    session_factory: async_sessionmaker[AsyncSession], batch: Sequence[Item]
+) -> AsyncIterator[bytes]:
+    while batch:
         lines = (ItemRead.model_validate(item).model_dump_json() + "\n" for item in batch)
         yield "".join(lines).encode()
-        last_id = batch[-1].id
+        batch = await _export_batch(session_factory, after_id=batch[-1].id)

@@ -2,6 +2,7 @@
 
 import fcntl
 import hashlib
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,7 +15,10 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 # The PostgreSQL advisory lock key of this project's migrations: fixed, and derived from the
@@ -58,9 +62,26 @@ def _set_sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+def close_session(exc: BaseException | None) -> None:
+    """End the context's session, whatever has become of its connection.
+
+    Closing rolls back the open transaction. If the database went away after the view had
+    answered, that rollback fails, and raised from a teardown the error would replace the
+    answer with the server's own 500 page. The failure has invalidated the connection, so
+    closing a second time succeeds.
+    """
+    try:
+        db.session.remove()
+    except DBAPIError as error:
+        logger.warning("Database connection lost while closing the session: %s", error.orig)
+        db.session.remove()
+
+
 def init_db(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db)
+    # Flask runs the last registered teardown first: this one, before Flask-SQLAlchemy's.
+    app.teardown_appcontext(close_session)
     with app.app_context():
         engine: Engine = db.engine
         if engine.dialect.name == "sqlite":

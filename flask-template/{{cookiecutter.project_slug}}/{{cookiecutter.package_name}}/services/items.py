@@ -6,12 +6,13 @@ A write commits, then {% if cookiecutter.use_celery %}drops the cached copy{% en
 {%- else %}"""
 {%- endif %}
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import ColumnElement, func, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 {% if cookiecutter.use_celery -%}
@@ -111,11 +112,28 @@ def list_items(
 
 
 def export_lines() -> Iterator[str]:
-    """Every item as one JSON line, read in batches so memory stays flat."""
-    dumps = current_app.json.dumps
-    query = select(Item).order_by(Item.id).execution_options(yield_per=EXPORT_BATCH_SIZE)
-    for item in db.session.scalars(query):
-        yield dumps(serialize_item(item), separators=(",", ":")) + "\n"
+    """Every item as one JSON line, read in id order a batch at a time.
+
+    Keyset pagination keeps memory flat however large the table is, and holds no
+    transaction open between batches while the client reads. The first batch is read now,
+    in the view: a database that cannot be reached is then answered with the 503 problem,
+    not with a 500 from the server once the response has begun.
+    """
+    return _export_stream(_export_batch(after_id=0), current_app.json.dumps)
+
+
+def _export_batch(after_id: int) -> list[Item]:
+    # A session of its own: the request's is closed as soon as the view returns, before the
+    # response streams.
+    with Session(db.engine) as session:
+        query = select(Item).where(Item.id > after_id).order_by(Item.id).limit(EXPORT_BATCH_SIZE)
+        return list(session.scalars(query))
+
+
+def _export_stream(batch: list[Item], dumps: Callable[..., str]) -> Iterator[str]:
+    while batch:
+        yield "".join(dumps(serialize_item(item), separators=(",", ":")) + "\n" for item in batch)
+        batch = _export_batch(after_id=batch[-1].id)
 
 {% if cookiecutter.use_auth %}
 def may_change(item: Item, user: User) -> bool:

@@ -223,10 +223,10 @@ async def list_items(
     return {"items": found, "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/export", response_class=NDJSONResponse)
+@router.get("/export", response_class=NDJSONResponse, responses=problem_responses(503))
 async def export_items(session_factory: SessionFactoryDep) -> NDJSONResponse:
     """Every item as newline-delimited JSON, streamed in id order."""
-    return NDJSONResponse(export_lines(session_factory))
+    return NDJSONResponse(await export_lines(session_factory))
 
 
 @router.get(

@@ -42,6 +42,10 @@ IF_MATCH = {
     "description": "Change the item only if its ETag is one of these (or *); else 412",
     "schema": {"type": "string"},
 }
+EXPORT = {
+    "description": "One JSON item per line, in id order",
+    "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+}
 IF_NONE_MATCH = {
     "name": "If-None-Match",
     "in": "header",
@@ -183,14 +187,7 @@ class ItemById(MethodView):
 
 @blp.route("/export")
 class ItemExport(MethodView):
-    @blp.doc(
-        responses={
-            "200": {
-                "description": "One JSON item per line, in id order",
-                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
-            }
-        }
-    )
+    @blp.doc(responses={200: EXPORT, **problems(503)})
     def get(self) -> Response:
         """Stream every item as NDJSON."""
         lines = stream_with_context(service.export_lines())
