@@ -69,6 +69,7 @@ class Round:
     errors: int
     server_cpu: float  # share of one core the server's processes used
     generator_cpu: float  # share of one core this generator used
+    error_kinds: dict[str, int] = field(default_factory=dict)  # e.g. {"status 503": 1}
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
@@ -148,6 +149,7 @@ def measure_round(server, side: str, requests: list[bytes], duration: float, war
         rps=level["rps"],
         p99_ms=level["latency_ms"]["p99"],
         errors=sum(level["errors"].values()),
+        error_kinds=dict(level["errors"]),
         server_cpu=round((server.cpu_seconds() - server_before) / wall, 3),
         generator_cpu=round((time.process_time() - own_before) / wall, 3),
     )
