@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import TEMPLATES, generate
+from tests.support import TEMPLATES, generate_many
 from tests.test_generation import ALL_COMBINATIONS, combination_id
 
 
@@ -15,10 +15,9 @@ def generated(request, tmp_path_factory) -> dict[str, tuple[dict, Path]]:
     test_generation.py lints and type-checks them, test_deploy.py their deployment files.
     """
     root = tmp_path_factory.mktemp(f"generated-{request.param}")
+    jobs = [(root / combination_id(context), context) for context in ALL_COMBINATIONS]
+    projects = generate_many(request.param, jobs)
     return {
-        combination_id(context): (
-            context,
-            generate(request.param, root / combination_id(context), **context),
-        )
-        for context in ALL_COMBINATIONS
+        combination_id(context): (context, project)
+        for context, project in zip(ALL_COMBINATIONS, projects, strict=True)
     }

@@ -5,6 +5,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,18 @@ def generate(template: str, output_dir: Path, **context) -> Path:
         extra_context=context,
     )
     return Path(project_dir)
+
+
+def _generate_job(job: tuple[str, Path, dict]) -> Path:
+    template, output_dir, context = job
+    return generate(template, output_dir, **context)
+
+
+def generate_many(template: str, jobs: list[tuple[Path, dict]]) -> list[Path]:
+    """Generate several projects of one template, two processes at a time (the machines have
+    two cores; cookiecutter changes the working directory, so never threads)."""
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(_generate_job, [(template, out, ctx) for out, ctx in jobs]))
 
 
 def unavailable(what: str) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import TEMPLATES, generate, require_redis, scratch_database
+from tests.support import TEMPLATES, generate, generate_many, require_redis, scratch_database
 
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
 DEFAULT_PYTHON = "3.11"
@@ -316,14 +316,11 @@ def run_suite_of(project: Path, context: dict, redis_db: int) -> str | None:
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_every_generated_suite_passes(template, tmp_path):
     """Each combination's own tests, SUITE_CONCURRENCY suites at a time (each with a Redis
-    database and, on PostgreSQL, a scratch database of its own). The projects are generated
-    first, one after the other: cookiecutter changes the working directory as it goes."""
+    database and, on PostgreSQL, a scratch database of its own), once all are generated."""
+    jobs = [(tmp_path / combination_id(context), context) for context in SUITE_COMBINATIONS]
     projects = {
-        combination_id(context): (
-            context,
-            generate(template, tmp_path / combination_id(context), **context),
-        )
-        for context in SUITE_COMBINATIONS
+        combination_id(context): (context, project)
+        for context, project in zip(SUITE_COMBINATIONS, generate_many(template, jobs), strict=True)
     }
     free_redis_dbs: queue.Queue[int] = queue.Queue()
     for slot in range(SUITE_CONCURRENCY):

@@ -15,7 +15,7 @@ import pytest
 from tests.contract.harness import ADMIN_PASSWORD, ADMIN_USERNAME, ONE_PER_FRAMEWORK
 
 MIN_CASES = 1000
-EXAMPLES_PER_OPERATION = 80
+EXAMPLES_PER_OPERATION = 50
 SEED = 20261206
 TIMEOUT_SECONDS = 600
 # Settings that say what counts as a failure: the 412 a stale If-Match must get is one.
@@ -66,6 +66,7 @@ def run_schemathesis(service, report_path) -> dict:
 def test_schemathesis_finds_nothing(service, tmp_path):
     report = run_schemathesis(service, tmp_path / "schemathesis.json")
     cases = report["test_cases"]["generated"]
+    print(f"{service.name}: {cases} cases, {len(report['failures'])} failures")
     assert cases >= MIN_CASES, f"only {cases} cases generated"
     assert report["errors"] == [], report["output"]
     found = {
