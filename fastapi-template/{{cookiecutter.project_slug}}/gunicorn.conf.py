@@ -17,7 +17,14 @@ from {{ cookiecutter.package_name }}.core.config import (
     generate_secret_key,
     get_settings,
 )
-from {{ cookiecutter.package_name }}.core.request_head import LimitedHttpToolsProtocol
+{%- if cookiecutter.use_websockets %}
+from {{ cookiecutter.package_name }}.core.graceful import (
+    GoingAwayWebSocketProtocol,
+    GracefulHttpToolsProtocol,
+)
+{%- else %}
+from {{ cookiecutter.package_name }}.core.graceful import GracefulHttpToolsProtocol
+{%- endif %}
 
 settings = get_settings()
 exit_if_unsafe_for_production(settings)
@@ -28,9 +35,12 @@ wsgi_app = "{{ cookiecutter.package_name }}.main:app"
 class UvicornWorker(uvicorn_worker.UvicornWorker):
     CONFIG_KWARGS = {
         **uvicorn_worker.UvicornWorker.CONFIG_KWARGS,
-        # A request head over 16 KiB is refused with 431 while it arrives.
-        "http": LimitedHttpToolsProtocol,
+        # A request head over 16 KiB is refused with 431 while it arrives; a stopping worker
+        # answers the requests already on their way on its kept-alive connections.
+        "http": GracefulHttpToolsProtocol,
 {%- if cookiecutter.use_websockets %}
+        # A stopping worker closes its WebSockets with 1001 (going away).
+        "ws": GoingAwayWebSocketProtocol,
         # A WebSocket message over WS_MAX_MESSAGE_BYTES closes the connection with 1009 in
         # the server itself, before it is buffered whole.
         "ws_max_size": settings.ws_max_message_bytes,

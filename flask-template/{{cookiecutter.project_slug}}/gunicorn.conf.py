@@ -22,6 +22,8 @@ import threading
 {%- endif %}
 from pathlib import Path
 
+from gunicorn.workers.gthread import ThreadWorker
+
 from {{ cookiecutter.package_name }}.core.config import (
     ensure_secret_key,
     exit_if_unsafe_for_production,
@@ -47,10 +49,38 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
 wsgi_app = "{{ cookiecutter.package_name }}.main:create_app(bootstrap_admin=False)"
 {% else -%}
 wsgi_app = "{{ cookiecutter.package_name }}.main:create_app()"
-{% endif -%}
+{% endif %}
+
+class StoppingThreadWorker(ThreadWorker):
+    """gunicorn's gthread worker, stopping (SIGTERM, and so on every reload) without a reset.
+
+    A stopping worker finishes the connections it holds, answering a request already on its
+    way with "Connection: close", until none is left.
+    """
+
+    def set_accept_enabled(self, enabled):
+        super().set_accept_enabled(enabled)
+        if not enabled and not self.alive:
+            # gthread stops accepting at once but would keep the socket open while it
+            # finishes: a connection the kernel accepts meanwhile waits in the backlog, to be
+            # reset when the last worker closes it. Closed now, the socket refuses it, or
+            # leaves it to the workers still listening (a reload).
+            for listener in self.sockets:
+                listener.close()
+
+    def finish_request(self, *args):  # (conn, future); older gunicorn passes the future alone
+        open_before = self.nr_conns
+        super().finish_request(*args)
+        # gthread counts a connection as gone twice when closing it fails, as it does once
+        # the application has closed the socket itself (a WebSocket that ended). Counting
+        # too few, a stopping worker would think itself done and cut the connections it
+        # still holds.
+        self.nr_conns = max(self.nr_conns, open_before - 1)
+
+
 bind = settings["BIND"]
 workers = settings["WEB_CONCURRENCY"]
-worker_class = "gthread"
+worker_class = StoppingThreadWorker
 threads = settings["GUNICORN_THREADS"]
 # How long a stopping worker may take to finish its requests before it is killed.
 graceful_timeout = 20

@@ -36,6 +36,8 @@ class RoomNameConverter(BaseConverter):
 
 # Close code 1001: the server is going away.
 GOING_AWAY = 1001
+# How long a goodbye waits for the connection's reader thread to stop.
+READER_STOP_SECONDS = 1.0
 # When a client refused for want of threads may try again.
 RETRY_AFTER_SECONDS = 5
 
@@ -85,9 +87,10 @@ def say_goodbye(ws: Server) -> None:
     Shutting the socket down wakes the connection's reader at once, so its handler returns
     even if the client never answers the close. `Server.close` also closes the socket's
     descriptor, which does not wake a thread blocked reading it: the shutdown goes through a
-    duplicate taken first. A reader that had not yet reached its first read sees the
-    connection closed and stops without waking the handler, so the handler's event is set
-    here too.
+    duplicate taken first, kept until the reader has stopped (closing the last descriptor
+    first would drop the wake-up its poll was about to collect). A reader that had not yet
+    reached its first read sees the connection closed and stops without waking the handler,
+    so the handler's event is set here too.
     """
     try:
         duplicate = ws.sock.dup()
@@ -98,6 +101,7 @@ def say_goodbye(ws: Server) -> None:
             ws.close(reason=GOING_AWAY, message="Server is shutting down")
         with suppress(OSError):
             duplicate.shutdown(socket.SHUT_RDWR)
+        ws.thread.join(timeout=READER_STOP_SECONDS)
     ws.event.set()
 
 
