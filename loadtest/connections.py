@@ -146,7 +146,9 @@ class HttpConnection(asyncio.Protocol):
         # this read is exactly a response the parser has already parsed once (same length,
         # the same bytes before and after the Date value), it is counted without parsing
         # it again. Anything else goes through the parser. This is the engine's hot path,
-        # so on_response and send_next are inlined here.
+        # so on_response and send_next are inlined here. Its next request is written with
+        # those of every other connection that was answered in the same turn of the loop
+        # (Worker.write_soon), as wrk writes on its writable events.
         shapes = self.shapes
         if shapes is not None:
             shape = shapes.get(len(data))
@@ -167,7 +169,7 @@ class HttpConnection(asyncio.Protocol):
                 self.done += 1
                 shape[4] += 1  # a response and the next request, counted at the next sweep
                 self.written_at = self.start = now
-                self.transport.write(self.fixed_request or self.source.next())
+                worker.write_soon(self)
                 return
         try:
             self.parser.feed(data)

@@ -109,6 +109,7 @@ class Worker:
         self.in_flight_samples: list[int] = []
         self.response_shapes: dict[int, list] = {}  # see HttpConnection.data_received
         self.latencies: list[int] = []  # recorded since the last sweep, in ns
+        self.due_writes: list = []  # connections whose next request goes out together
         # WebSocket scenario state
         self.awaits_join = self.kind == "ws_broadcast" and bool(spec.plan.get("joins"))
         self.echo_frames = [encode_frame(p) for p in spec.plan.get("payloads", [b"x"])]
@@ -141,6 +142,23 @@ class Worker:
             self.publisher = None
         if not self.stopping:
             self.spawn(self.open_connection(conn.slot, delay=0.05))
+
+    def write_soon(self, conn) -> None:
+        """Write `conn`'s next request together with the others answered in this turn of
+        the loop. Measured against the ceiling target at 256 connections, writing the batch
+        after the reads beat writing each request as its answer is read."""
+        due = self.due_writes
+        if not due:
+            self.loop.call_soon(self.write_due)
+        due.append(conn)
+
+    def write_due(self) -> None:
+        due, self.due_writes = self.due_writes, []
+        now = monotonic_ns()  # latencies count from the write, as wrk's do
+        for conn in due:
+            if not conn.closing:
+                conn.written_at = conn.start = now
+                conn.transport.write(conn.fixed_request or conn.source.next())
 
     def spawn(self, coro) -> None:
         task = self.loop.create_task(coro)
