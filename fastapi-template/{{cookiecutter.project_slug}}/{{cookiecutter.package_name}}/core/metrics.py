@@ -40,10 +40,17 @@ def route_template(scope: Scope) -> str:
     route = scope.get("route")
     if route is None:
         return UNMATCHED_ROUTE
-    path = CONVERTER.sub(r"{\1}", getattr(route, "path", UNMATCHED_ROUTE))
-    if isinstance(route, Mount):
-        return f"{path}/{% raw %}{{path}}{% endraw %}"
-    return path
+    path = getattr(route, "path", UNMATCHED_ROUTE)
+    template = TEMPLATES.get(path)
+    if template is None:
+        template = CONVERTER.sub(r"{\1}", path)
+        if isinstance(route, Mount):
+            template = f"{template}/{% raw %}{{path}}{% endraw %}"
+        TEMPLATES[path] = template
+    return template
+
+
+TEMPLATES: dict[str, str] = {}  # route path -> its template, worked out once per route
 
 
 def render_metrics() -> tuple[bytes, str]:
@@ -58,6 +65,9 @@ def render_metrics() -> tuple[bytes, str]:
 class MetricsMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Each label set's counter and histogram, looked up once: `labels()` takes a lock
+        # and builds its key on every call.
+        self.series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,6 +86,11 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_recording_status)
         finally:
-            labels = (scope["method"], route_template(scope), str(status))
-            REQUESTS.labels(*labels).inc()
-            LATENCY.labels(*labels).observe(time.perf_counter() - start)
+            duration = time.perf_counter() - start
+            key = (scope["method"], route_template(scope), status)
+            series = self.series.get(key)
+            if series is None:
+                labels = (key[0], key[1], str(status))
+                series = self.series[key] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
+            series[0].inc()
+            series[1].observe(duration)

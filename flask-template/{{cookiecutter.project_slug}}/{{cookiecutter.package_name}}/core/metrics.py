@@ -37,12 +37,22 @@ def route_template(rule: str) -> str:
 
 
 def _observe(response: Response) -> Response:
+    duration = time.perf_counter() - g.started_at
     rule = request.url_rule
     route = route_template(rule.rule) if rule is not None else UNMATCHED_ROUTE
-    labels = (request.method, route, str(response.status_code))
-    REQUESTS.labels(*labels).inc()
-    LATENCY.labels(*labels).observe(time.perf_counter() - g.started_at)
+    key = (request.method, route, response.status_code)
+    series = SERIES.get(key)
+    if series is None:
+        labels = (key[0], route, str(key[2]))
+        series = SERIES[key] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
+    series[0].inc()
+    series[1].observe(duration)
     return response
+
+
+# Each label set's counter and histogram, looked up once: `labels()` takes a lock and builds
+# its key on every call.
+SERIES: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
 
 def render_metrics() -> Response:
