@@ -31,6 +31,7 @@ from .core.metrics import init_metrics
 from .core.realtime import init_realtime
 {%- endif %}
 from .core.security import init_security_headers
+from .core.sessions import NoSessions
 {%- if cookiecutter.use_auth %}
 from .core.throttle import init_login_throttle
 {%- endif %}
@@ -83,6 +84,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     # provider, which is what app.json is; its declared type is the base class.
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
+    app.session_interface = NoSessions()
     init_request_logging(app)  # first: everything after it logs with the request id
     ensure_secret_key(app.config)  # unless gunicorn's master already made one
     init_metrics(app)

@@ -46,6 +46,16 @@ def utc_timestamp(created: float) -> str:
 
 
 _last_second = (-1, "")
+
+
+def _note_process_id() -> None:
+    global process_id
+    process_id = os.getpid()
+
+
+# os.getpid() is a system call; this process's id is noted at start and after each fork.
+process_id = os.getpid()
+os.register_at_fork(after_in_child=_note_process_id)
 # Built once: json.dumps with any keyword argument builds a new encoder on every call.
 encode_json = json.JSONEncoder(default=str).encode
 
@@ -99,10 +109,10 @@ class StderrHandler(logging.Handler):
             self._lines.append(line)
 
     def _start_flushing(self) -> None:
-        if self._pid != os.getpid():
+        if self._pid != process_id:
             # A forked child inherits its parent's unwritten lines: the parent writes them.
             self._lines = []
-            self._pid = os.getpid()
+            self._pid = process_id
             threading.Thread(target=self._flush_periodically, name="log-flush", daemon=True).start()
 
     def _flush_periodically(self) -> None:
