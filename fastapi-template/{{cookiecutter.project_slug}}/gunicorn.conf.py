@@ -48,9 +48,24 @@ class UvicornWorker(uvicorn_worker.UvicornWorker):
     }
 
 
+def kernel_moves_queued_connections() -> bool:
+    """Whether a listening socket that closes hands the connections queued on it to another
+    socket of its port instead of resetting them: net.ipv4.tcp_migrate_req=1 (Linux 5.14+,
+    set per network namespace)."""
+    try:
+        return Path("/proc/sys/net/ipv4/tcp_migrate_req").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
 worker_class = UvicornWorker
 bind = settings.bind
 workers = settings.web_concurrency
+# Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new
+# connections over them, rather than the first worker to wake taking every connection that
+# waits. Only where the kernel moves a stopping worker's queued connections to the others:
+# without that, every reload and stop would reset them.
+reuse_port = kernel_moves_queued_connections() and not bind.startswith(("unix:", "fd://"))
 # The application writes its own JSON access lines.
 accesslog = None
 graceful_timeout = 20
@@ -67,6 +82,13 @@ def on_starting(server) -> None:
     # Samples from a previous run would be counted again.
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True, exist_ok=True)
+
+    if server.cfg.reuse_port:
+        # gunicorn's own "Listening at:" names no address then: the master holds no socket.
+        addresses = ", ".join(server.cfg.bind)
+        server.log.info("Each worker listens on a socket of its own at %s (reuse_port)", addresses)
+    else:
+        server.log.info("The workers share one listening socket")
 
     if not settings.secret_key:
         # Made here, before the workers fork, so that every worker shares it.

@@ -78,8 +78,23 @@ class StoppingThreadWorker(ThreadWorker):
         self.nr_conns = max(self.nr_conns, open_before - 1)
 
 
+def kernel_moves_queued_connections():
+    """Whether a listening socket that closes hands the connections queued on it to another
+    socket of its port instead of resetting them: net.ipv4.tcp_migrate_req=1 (Linux 5.14+,
+    set per network namespace)."""
+    try:
+        return Path("/proc/sys/net/ipv4/tcp_migrate_req").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
 bind = settings["BIND"]
 workers = settings["WEB_CONCURRENCY"]
+# Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new
+# connections over them, rather than the first worker to wake taking every connection that
+# waits. Only where the kernel moves a stopping worker's queued connections to the others:
+# without that, every reload and stop would reset them.
+reuse_port = kernel_moves_queued_connections() and not bind.startswith(("unix:", "fd://"))
 worker_class = StoppingThreadWorker
 threads = settings["GUNICORN_THREADS"]
 # How long a stopping worker may take to finish its requests before it is killed.
@@ -109,6 +124,12 @@ def on_starting(server):
     same one), old metric files, migrations{% if cookiecutter.use_auth %}, the admin user{% endif %}.
     """
     ensure_secret_key(settings)
+    if server.cfg.reuse_port:
+        # gunicorn's own "Listening at:" names no address then: the master holds no socket.
+        addresses = ", ".join(server.cfg.bind)
+        server.log.info("Each worker listens on a socket of its own at %s (reuse_port)", addresses)
+    else:
+        server.log.info("The workers share one listening socket")
     metrics_dir.mkdir(parents=True, exist_ok=True)
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
