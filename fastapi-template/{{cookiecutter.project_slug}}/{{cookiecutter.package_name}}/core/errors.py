@@ -299,6 +299,7 @@ class BodyLimitMiddleware:
             return
 
         max_bytes = self.path_limits.get(scope["path"], self.max_bytes)
+        has_body = False
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if value.isdigit() and int(value) > max_bytes:
@@ -306,7 +307,13 @@ class BodyLimitMiddleware:
                         send, 413, f"Request body exceeds {max_bytes} bytes", scope["path"]
                     )
                     return
-                break
+                has_body = True
+            elif name == b"transfer-encoding":
+                has_body = True
+        if not has_body:
+            # Neither header: HTTP/1.1 says there is no body (most GETs), nothing to count.
+            await self.app(scope, receive, send)
+            return
 
         received = 0
         response_started = False
