@@ -3,8 +3,10 @@ import json
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.testclient import WebSocketDenialResponse
+
+from {{ cookiecutter.package_name }}.core.errors import database_unreachable
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
 
@@ -250,6 +252,31 @@ def test_other_database_errors_are_500_without_internals(app: FastAPI):
 
     assert_problem(response, 500, "Internal Server Error", "An unexpected error occurred")
     assert "secret" not in response.text
+
+
+class DriverError(Exception):
+    """A driver's error that carries its SQLSTATE, as asyncpg's and psycopg's do."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"driver error {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "unreachable"),
+    [
+        ("08003", True),  # the connection was closed in the middle of an operation
+        ("08006", True),  # connection failure
+        ("57P01", True),  # the server is shutting down
+        ("57P03", True),  # the server is not yet accepting connections
+        ("23505", False),  # a unique violation: a query failed, the database is there
+        ("42P01", False),  # an undefined table: a bug
+    ],
+)
+def test_database_errors_are_told_apart_by_their_sqlstate(sqlstate: str, unreachable: bool):
+    error = DBAPIError("SELECT 1", {}, DriverError(sqlstate))
+
+    assert database_unreachable(error) is unreachable
 
 
 @pytest.mark.parametrize("path", ["/ws/nowhere", "/", "/api/v1/items", "/static/docs/x"])

@@ -206,15 +206,24 @@ async def validation_exception_handler(
     )
 
 
+# SQLSTATEs of a database that cannot be reached: class 08 (connection exceptions), and a
+# server shutting down or not yet accepting connections (57P01 to 57P03).
+UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
 def database_unreachable(exc: Exception) -> bool:
     """Whether the error says the database cannot be reached, rather than that a query failed.
 
     SQLAlchemy wraps connection failures in OperationalError or InterfaceError, or marks the
-    error connection_invalidated; a driver may also let a bare OSError out of its socket.
+    error connection_invalidated; asyncpg's arrive as plain DBAPIError, told apart by their
+    SQLSTATE; a driver may also let a bare OSError out of its socket.
     """
     if isinstance(exc, OperationalError | InterfaceError | OSError):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if not isinstance(exc, DBAPIError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    return exc.connection_invalidated or sqlstate.startswith(UNREACHABLE_SQLSTATES)
 
 
 async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
