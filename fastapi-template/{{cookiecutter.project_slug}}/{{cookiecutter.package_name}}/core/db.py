@@ -40,26 +40,17 @@ class Base(DeclarativeBase):
     pass
 
 
-POSTGRESQL_PREFIXES = ("postgresql://", "postgres://")
-
-
 def sync_database_url(url: str) -> str:
-    """The URL with the driver the synchronous engine uses (migrations, job runners):
-    psycopg for PostgreSQL."""
-    for prefix in (*POSTGRESQL_PREFIXES, "postgresql+asyncpg://"):
+    """The URL with the driver the synchronous engine uses (migrations, job runners)."""
+    for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url.removeprefix(prefix)
     return url
 
 
 def async_database_url(url: str) -> str:
-    """The URL with the driver the application's async engine uses: asyncpg for PostgreSQL
-    (measured side by side with psycopg's async mode, one worker: an item read 1.45 to 1.56
-    times as many requests/s, a list of 20 1.13 to 1.52 times), aiosqlite for SQLite. A URL
-    that names its driver keeps it."""
-    for prefix in POSTGRESQL_PREFIXES:
-        if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url.removeprefix(prefix)
+    """The URL with the driver the application's async engine uses."""
+    url = sync_database_url(url)
     if url.startswith("sqlite://"):
         return "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
     return url

@@ -215,8 +215,9 @@ def database_unreachable(exc: Exception) -> bool:
     """Whether the error says the database cannot be reached, rather than that a query failed.
 
     SQLAlchemy wraps connection failures in OperationalError or InterfaceError, or marks the
-    error connection_invalidated; asyncpg's arrive as plain DBAPIError, told apart by their
-    SQLSTATE; a driver may also let a bare OSError out of its socket.
+    error connection_invalidated; other drivers' (asyncpg's, for one) arrive as plain
+    DBAPIError, told apart by their SQLSTATE; a driver may also let a bare OSError out of its
+    socket.
     """
     if isinstance(exc, OperationalError | InterfaceError | OSError):
         return True
