@@ -1,11 +1,14 @@
 import json
+import os
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.testclient import WebSocketDenialResponse
 
+from {{ cookiecutter.package_name }}.core.db import create_sync_engine
 from {{ cookiecutter.package_name }}.core.errors import database_unreachable
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
@@ -252,6 +255,41 @@ def test_other_database_errors_are_500_without_internals(app: FastAPI):
 
     assert_problem(response, 500, "Internal Server Error", "An unexpected error occurred")
     assert "secret" not in response.text
+
+
+TERMINATE = text("SELECT pg_terminate_backend(:pid)")
+
+
+@pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL", "").startswith(("postgresql://", "postgres://")),
+    reason="needs TEST_DATABASE_URL on PostgreSQL, whose server can end a connection",
+)
+def test_a_connection_lost_after_the_last_query_keeps_the_answer(
+    client: TestClient, create_item, database_url: str
+):
+    """The server ends the connection just after the list's last query: the list is still
+    answered, although closing the session (its rollback) fails afterwards; the next request
+    gets a new connection."""
+    create_item()
+    engine = client.app.state.session_factory.kw["bind"]
+    admin = create_sync_engine(database_url)
+
+    def end_the_connection(connection, _cursor, statement, *_) -> None:
+        if "ORDER BY items.id" in statement:
+            backend = connection.connection.driver_connection.info.backend_pid
+            with admin.connect() as admin_connection:
+                admin_connection.execute(TERMINATE, {"pid": backend})
+
+    event.listen(engine.sync_engine, "after_cursor_execute", end_the_connection)
+    try:
+        cut = client.get("/api/v1/items")
+    finally:
+        event.remove(engine.sync_engine, "after_cursor_execute", end_the_connection)
+        admin.dispose()
+
+    assert cut.status_code == 200, cut.text
+    assert cut.json()["total"] == 1
+    assert client.get("/api/v1/items").json()["total"] == 1
 
 
 class DriverError(Exception):

@@ -1,7 +1,12 @@
 import io
 import json
+import os
 
 import pytest
+from sqlalchemy import create_engine, event, text
+
+from {{ cookiecutter.package_name }}.core.config import sqlalchemy_url
+from {{ cookiecutter.package_name }}.core.db import db
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
 VALID = {"name": "Mug", "price": 8}
@@ -165,6 +170,40 @@ def test_503_when_the_database_is_down(make_app, tmp_path, path):
     unreachable = f"sqlite:///{tmp_path / 'missing-dir' / 'app.db'}"
     response = make_app(DATABASE_URL=unreachable).test_client().get(path)
     assert_problem(response, 503, "Service Unavailable", "database is unavailable")
+
+
+TERMINATE = text("SELECT pg_terminate_backend(:pid)")
+
+
+@pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL", "").startswith(("postgresql://", "postgres://")),
+    reason="needs TEST_DATABASE_URL on PostgreSQL, whose server can end a connection",
+)
+def test_a_connection_lost_after_the_last_query_keeps_the_answer(app, client, database_url):
+    """The server ends the connection just after the list's last query: the list is still
+    answered, although closing the session (its rollback) fails afterwards; the next request
+    gets a new connection."""
+    client.post("/api/v1/items", json=VALID)
+    with app.app_context():
+        engine = db.engine
+    admin = create_engine(sqlalchemy_url(database_url))
+
+    def end_the_connection(connection, _cursor, statement, *_) -> None:
+        if "ORDER BY items.id" in statement:
+            backend = connection.connection.driver_connection.info.backend_pid
+            with admin.connect() as admin_connection:
+                admin_connection.execute(TERMINATE, {"pid": backend})
+
+    event.listen(engine, "after_cursor_execute", end_the_connection)
+    try:
+        cut = client.get("/api/v1/items")
+    finally:
+        event.remove(engine, "after_cursor_execute", end_the_connection)
+        admin.dispose()
+
+    assert cut.status_code == 200, cut.get_data(as_text=True)
+    assert cut.json["total"] == 1
+    assert client.get("/api/v1/items").json["total"] == 1
 
 
 def test_request_id_is_echoed_or_generated(client):

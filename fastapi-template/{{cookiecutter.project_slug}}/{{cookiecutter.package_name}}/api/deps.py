@@ -18,6 +18,7 @@ from starlette.requests import HTTPConnection
 from {{ cookiecutter.package_name }}.core.auth import user_id_from_token
 {% endif -%}
 from {{ cookiecutter.package_name }}.core.config import Settings
+from {{ cookiecutter.package_name }}.core.db import close_session
 from {{ cookiecutter.package_name }}.core.errors import ProblemError
 {%- if cookiecutter.use_websockets %}
 from {{ cookiecutter.package_name }}.core.realtime import LocalHub
@@ -48,8 +49,11 @@ async def get_session_factory(connection: HTTPConnection) -> async_sessionmaker[
 
 
 async def get_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]:
-    async with connection.app.state.session_factory() as session:
+    session = connection.app.state.session_factory()
+    try:
         yield session
+    finally:
+        await close_session(session)
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

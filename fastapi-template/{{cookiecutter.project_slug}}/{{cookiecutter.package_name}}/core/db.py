@@ -2,6 +2,7 @@
 
 import fcntl
 import hashlib
+import logging
 {% if cookiecutter.use_auth -%}
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -16,6 +17,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,6 +27,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from {{ cookiecutter.package_name }}.core.config import get_settings
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 # The PostgreSQL advisory lock key of this project's migrations: fixed, and derived from the
@@ -77,6 +81,22 @@ def create_database_engine(database_url: str) -> AsyncEngine:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def close_session(session: AsyncSession) -> None:
+    """End a session, whatever has become of its connection.
+
+    Closing rolls back the open transaction. If the database went away after the route had
+    answered, that rollback fails; raised once the response has gone out, the error would
+    make the server drop the connection, and a client that has already sent its next request
+    on it gets no answer at all. The failure has invalidated the connection, so closing a
+    second time succeeds.
+    """
+    try:
+        await session.close()
+    except DBAPIError as error:
+        logger.warning("Database connection lost while closing the session: %s", error.orig)
+        await session.close()
 
 
 def create_sync_engine(database_url: str) -> Engine:

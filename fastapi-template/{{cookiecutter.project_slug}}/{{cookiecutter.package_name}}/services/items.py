@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 {% if cookiecutter.use_celery -%}
 from {{ cookiecutter.package_name }}.core.cache import ItemCache
 {% endif -%}
+from {{ cookiecutter.package_name }}.core.db import close_session
 {% if cookiecutter.use_websockets -%}
 from {{ cookiecutter.package_name }}.core.realtime import LocalHub
 {% endif -%}
@@ -114,7 +115,7 @@ class ItemService:
 
     async def close(self) -> None:
         if self._session is not None:
-            await self._session.close()
+            await close_session(self._session)
 
     def _filtered(self, query: Select[Any], q: str | None, tag: str | None) -> Select[Any]:
         if q:
