@@ -158,11 +158,12 @@ class KeepAliveLoad:
         opened_while_stopping = self.server_stopping.is_set()
         try:
             return Connection(self.service.port, opened_while_stopping)
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError) as exc:
+            # A reset here is a connection the kernel had queued as the listener closed.
             with self.report.lock:
                 self.report.refused += 1
                 if not opened_while_stopping:
-                    self.report.failures.append("connection refused")
+                    self.report.failures.append(f"connect: {exc!r}")
             time.sleep(0.01)
             return None
 

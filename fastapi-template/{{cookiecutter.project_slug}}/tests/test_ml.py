@@ -1,6 +1,7 @@
 import asyncio
 import math
 import random
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -98,15 +99,46 @@ def test_micro_batching_gives_identical_results_over_http(make_client):
 
 
 class CountingModel:
-    """The real model, counting how many times it is called."""
+    """The real model, counting how many rows each call gets; `gate`, once cleared, holds
+    every call until it is set again."""
 
     def __init__(self) -> None:
         self.model = load_model()
         self.calls: list[int] = []
+        self.called = threading.Event()
+        self.gate = threading.Event()
+        self.gate.set()
 
     def predict(self, rows):
         self.calls.append(len(rows))
+        self.called.set()
+        assert self.gate.wait(5), "the test never opened the gate"
         return self.model.predict(rows)
+
+    async def first_call(self) -> None:
+        assert await asyncio.to_thread(self.called.wait, 5), "the model was never called"
+
+
+class FailingModel:
+    def __init__(self) -> None:
+        self.failures = 1
+
+    def predict(self, rows):
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("model failure")
+        return load_model().predict(rows)
+
+
+async def started(model, max_rows: int, wait_ms: float) -> MicroBatcher:
+    batcher = MicroBatcher(model, max_rows=max_rows, wait_ms=wait_ms)
+    await batcher.start()
+    return batcher
+
+
+def predictions_of(batcher: MicroBatcher, count: int, seeds) -> list[asyncio.Task]:
+    """One task per seed, predicting `count` rows made from it."""
+    return [asyncio.create_task(batcher.predict(random_rows(count, seed=s))) for s in seeds]
 
 
 def test_micro_batcher_groups_concurrent_requests():
@@ -114,8 +146,7 @@ def test_micro_batcher_groups_concurrent_requests():
     requests = [random_rows(count, seed=count) for count in (2, 3, 4, 5, 30)]
 
     async def run():
-        batcher = MicroBatcher(counting, max_rows=16, wait_ms=50)
-        await batcher.start()
+        batcher = await started(counting, max_rows=16, wait_ms=50)
         try:
             return await asyncio.gather(*(batcher.predict(rows) for rows in requests))
         finally:
@@ -127,3 +158,142 @@ def test_micro_batcher_groups_concurrent_requests():
         assert_same_predictions(predictions, counting.model.predict(rows))
     # 2+3+4+5 rows share one call; 30 rows exceed the batch size and run alone.
     assert counting.calls == [14, 30]
+
+
+def test_many_concurrent_requests_get_exactly_their_own_predictions():
+    counting = CountingModel()
+    generator = random.Random(7)
+    requests = [random_rows(generator.randint(1, 40), seed=seed) for seed in range(150)]
+    requests[10] = random_rows(100, seed=1000)  # more rows than a batch holds
+
+    async def run():
+        batcher = await started(counting, max_rows=64, wait_ms=1)
+        try:
+            return await asyncio.gather(*(batcher.predict(rows) for rows in requests))
+        finally:
+            await batcher.stop()
+
+    results = asyncio.run(run())
+
+    for rows, predictions in zip(requests, results, strict=True):
+        assert_same_predictions(predictions, counting.model.predict(rows))
+    assert sum(counting.calls) == sum(len(rows) for rows in requests)
+    assert len(counting.calls) < len(requests) / 2  # batched, not one call per request
+    assert [rows for rows in counting.calls if rows > 64] == [100]
+
+
+def test_a_full_batch_runs_without_waiting_for_its_timer():
+    counting = CountingModel()
+
+    async def run():
+        batcher = await started(counting, max_rows=8, wait_ms=60_000)
+        try:
+            async with asyncio.timeout(5):  # far less than the minute the timer would take
+                return await asyncio.gather(
+                    batcher.predict(random_rows(5, seed=1)), batcher.predict(random_rows(3, seed=2))
+                )
+        finally:
+            await batcher.stop()
+
+    first, second = asyncio.run(run())
+
+    assert counting.calls == [8]
+    assert_same_predictions(first, counting.model.predict(random_rows(5, seed=1)))
+    assert_same_predictions(second, counting.model.predict(random_rows(3, seed=2)))
+
+
+def test_the_next_batch_gathers_while_the_model_is_busy():
+    counting = CountingModel()
+    counting.gate.clear()
+
+    async def run():
+        batcher = await started(counting, max_rows=4, wait_ms=1)
+        try:
+            running = predictions_of(batcher, 2, seeds=(1, 2))
+            await counting.first_call()  # a full batch, held in the model
+            waiting = predictions_of(batcher, 1, seeds=(3, 4, 5))
+            await asyncio.sleep(0.05)  # their timer fired long ago: they wait for the model
+            assert counting.calls == [4]
+            counting.gate.set()
+            await asyncio.gather(*running)
+            return await asyncio.gather(*waiting)
+        finally:
+            await batcher.stop()
+
+    results = asyncio.run(run())
+
+    assert counting.calls == [4, 3]
+    for seed, predictions in zip((3, 4, 5), results, strict=True):
+        assert_same_predictions(predictions, counting.model.predict(random_rows(1, seed=seed)))
+
+
+def test_a_caller_that_goes_away_does_not_break_the_others():
+    counting = CountingModel()
+    counting.gate.clear()
+
+    async def run():
+        batcher = await started(counting, max_rows=4, wait_ms=1)
+        try:
+            running = predictions_of(batcher, 2, seeds=(1, 2))
+            await counting.first_call()
+            waiting = predictions_of(batcher, 1, seeds=(3, 4, 5))
+            await asyncio.sleep(0.01)
+            running[0].cancel()  # gone while its rows are in the model
+            waiting[1].cancel()  # gone before its batch started
+            counting.gate.set()
+            return await asyncio.gather(running[1], waiting[0], waiting[2])
+        finally:
+            await batcher.stop()
+
+    results = asyncio.run(run())
+
+    for seed, predictions in zip((2, 3, 5), results, strict=True):
+        expected = counting.model.predict(random_rows(2 if seed == 2 else 1, seed=seed))
+        assert_same_predictions(predictions, expected)
+    assert counting.calls == [4, 2]  # the row of the caller that left was not computed
+
+
+def test_a_failed_batch_fails_its_callers_only():
+    async def run():
+        batcher = await started(FailingModel(), max_rows=2, wait_ms=60_000)
+        try:
+            failed = await asyncio.gather(
+                *predictions_of(batcher, 1, seeds=(1, 2)), return_exceptions=True
+            )
+            later = await batcher.predict(random_rows(2))
+            return failed, later
+        finally:
+            await batcher.stop()
+
+    failed, later = asyncio.run(run())
+
+    assert [str(error) for error in failed] == ["model failure", "model failure"]
+    assert_same_predictions(later, load_model().predict(random_rows(2)))
+
+
+def test_stop_finishes_every_accepted_request_and_refuses_later_ones():
+    counting = CountingModel()
+    counting.gate.clear()
+
+    async def run():
+        batcher = await started(counting, max_rows=4, wait_ms=60_000)
+        in_model = predictions_of(batcher, 2, seeds=(1, 2))
+        await counting.first_call()
+        gathering = predictions_of(batcher, 1, seeds=(3, 4))
+        await asyncio.sleep(0)  # they joined the open batch; its timer is a minute away
+        stopping = asyncio.create_task(batcher.stop())
+        await asyncio.sleep(0.01)
+        assert not stopping.done()  # it waits for the batch in the model
+        counting.gate.set()
+        async with asyncio.timeout(5):
+            await stopping
+        assert all(task.done() for task in in_model + gathering)
+        with pytest.raises(RuntimeError, match="stopped"):
+            await batcher.predict(random_rows(1))
+        return [task.result() for task in in_model + gathering]
+
+    results = asyncio.run(run())
+
+    assert counting.calls == [4, 2]
+    for (count, seed), predictions in zip([(2, 1), (2, 2), (1, 3), (1, 4)], results, strict=True):
+        assert_same_predictions(predictions, counting.model.predict(random_rows(count, seed=seed)))
