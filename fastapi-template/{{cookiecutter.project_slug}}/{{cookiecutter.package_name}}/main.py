@@ -1,5 +1,6 @@
 """The application factory: settings, middleware, error handlers, routes and lifespan."""
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -59,6 +60,8 @@ from {{ cookiecutter.package_name }}.services.users import ensure_admin
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+# Allocations (less deallocations) between two young collections; Python's default is 700.
+YOUNG_COLLECTION_THRESHOLD = 10_000
 {%- if cookiecutter.use_auth %}
 CORS_EXPOSED_HEADERS = ["ETag", "Location", "Retry-After", "WWW-Authenticate", "X-Request-ID"]
 {%- else %}
@@ -122,6 +125,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             async with app.state.session_factory() as session:
                 await ensure_admin(session, settings.admin_username, settings.admin_password)
 {%- endif %}
+
+        # What exists now (modules, routes, schemas, pools: some 145,000 objects) lives as
+        # long as the process. Frozen, the cyclic garbage collector stops walking all of it
+        # on each of its collections; and each request's coroutines and dicts, freed by
+        # reference counting, need not set off a young collection every 700 allocations
+        # (one worker, cached item read: 2,026 requests/s as before, 2,693 frozen, 3,026
+        # with the higher threshold). Unfrozen on shutdown, so that an app that ends before
+        # its process (as in tests) can be collected; no gc.collect() first, which in a
+        # test process, starting an app per test, doubled the suite's time.
+        gc.freeze()
+        stack.callback(gc.unfreeze)
+        stack.callback(gc.set_threshold, *gc.get_threshold())
+        gc.set_threshold(YOUNG_COLLECTION_THRESHOLD)
         yield
 
 
