@@ -23,6 +23,7 @@ import threading
 {%- endif %}
 from pathlib import Path
 
+from gunicorn.glogging import Logger
 from gunicorn.workers.gthread import ThreadWorker
 
 from {{ cookiecutter.package_name }}.core.config import (
@@ -89,6 +90,19 @@ def kernel_moves_queued_connections():
         return False
 
 
+class WithoutAccessLines(Logger):
+    """gunicorn's logger, writing no access lines: the application writes its own.
+
+    With logconfig_dict set, gunicorn counts access logging as on, and builds each request's
+    access fields (a timestamp among them) only for a logger with no handler to drop them:
+    without that, one worker served /health 2,662 -> 3,043 and the cached read 1,792 ->
+    2,017 requests/s.
+    """
+
+    def access(self, resp, req, environ, request_time):
+        pass
+
+
 bind = settings["BIND"]
 workers = settings["WEB_CONCURRENCY"]
 # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new
@@ -102,6 +116,7 @@ threads = settings["GUNICORN_THREADS"]
 graceful_timeout = 20
 # The application logs one JSON access line per request itself.
 accesslog = None
+logger_class = WithoutAccessLines
 # gunicorn's own messages go out as the same JSON lines as the application's.
 logconfig_dict = {
     "version": 1,
