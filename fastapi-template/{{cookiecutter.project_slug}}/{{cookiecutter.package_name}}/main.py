@@ -129,11 +129,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # What exists now (modules, routes, schemas, pools: some 145,000 objects) lives as
         # long as the process. Frozen, the cyclic garbage collector stops walking all of it
         # on each of its collections; and each request's coroutines and dicts, freed by
-        # reference counting, need not set off a young collection every 700 allocations
-        # (one worker, cached item read: 2,026 requests/s as before, 2,693 frozen, 3,026
-        # with the higher threshold). Unfrozen on shutdown, so that an app that ends before
-        # its process (as in tests) can be collected; no gc.collect() first, which in a
-        # test process, starting an app per test, doubled the suite's time.
+        # reference counting, need not set off a young collection every 700 allocations.
+        # One worker, cached item read: 2,026 -> 2,693 requests/s frozen; in another run,
+        # 2,605 -> 3,026 with the threshold too. Unfrozen on shutdown, so that an app that
+        # ends before its process (as in tests) can be collected; no gc.collect() first,
+        # which in a test process, starting an app per test, doubled the suite's time.
         gc.freeze()
         stack.callback(gc.unfreeze)
         stack.callback(gc.set_threshold, *gc.get_threshold())
