@@ -130,10 +130,17 @@ class FailingModel:
         return load_model().predict(rows)
 
 
-async def started(model, max_rows: int, wait_ms: float) -> MicroBatcher:
-    batcher = MicroBatcher(model, max_rows=max_rows, wait_ms=wait_ms)
-    await batcher.start()
-    return batcher
+def predict_all(model, requests: list, max_rows: int, wait_ms: float) -> list:
+    """Each request's predictions, all asked of one batcher at once."""
+
+    async def run():
+        batcher = MicroBatcher(model, max_rows=max_rows, wait_ms=wait_ms)
+        try:
+            return await asyncio.gather(*(batcher.predict(rows) for rows in requests))
+        finally:
+            await batcher.stop()
+
+    return asyncio.run(run())
 
 
 def predictions_of(batcher: MicroBatcher, count: int, seeds) -> list[asyncio.Task]:
@@ -145,14 +152,7 @@ def test_micro_batcher_groups_concurrent_requests():
     counting = CountingModel()
     requests = [random_rows(count, seed=count) for count in (2, 3, 4, 5, 30)]
 
-    async def run():
-        batcher = await started(counting, max_rows=16, wait_ms=50)
-        try:
-            return await asyncio.gather(*(batcher.predict(rows) for rows in requests))
-        finally:
-            await batcher.stop()
-
-    results = asyncio.run(run())
+    results = predict_all(counting, requests, max_rows=16, wait_ms=50)
 
     for rows, predictions in zip(requests, results, strict=True):
         assert_same_predictions(predictions, counting.model.predict(rows))
@@ -166,14 +166,7 @@ def test_many_concurrent_requests_get_exactly_their_own_predictions():
     requests = [random_rows(generator.randint(1, 40), seed=seed) for seed in range(150)]
     requests[10] = random_rows(100, seed=1000)  # more rows than a batch holds
 
-    async def run():
-        batcher = await started(counting, max_rows=64, wait_ms=1)
-        try:
-            return await asyncio.gather(*(batcher.predict(rows) for rows in requests))
-        finally:
-            await batcher.stop()
-
-    results = asyncio.run(run())
+    results = predict_all(counting, requests, max_rows=64, wait_ms=1)
 
     for rows, predictions in zip(requests, results, strict=True):
         assert_same_predictions(predictions, counting.model.predict(rows))
@@ -186,7 +179,7 @@ def test_a_full_batch_runs_without_waiting_for_its_timer():
     counting = CountingModel()
 
     async def run():
-        batcher = await started(counting, max_rows=8, wait_ms=60_000)
+        batcher = MicroBatcher(counting, max_rows=8, wait_ms=60_000)
         try:
             async with asyncio.timeout(5):  # far less than the minute the timer would take
                 return await asyncio.gather(
@@ -207,7 +200,7 @@ def test_the_next_batch_gathers_while_the_model_is_busy():
     counting.gate.clear()
 
     async def run():
-        batcher = await started(counting, max_rows=4, wait_ms=1)
+        batcher = MicroBatcher(counting, max_rows=4, wait_ms=1)
         try:
             running = predictions_of(batcher, 2, seeds=(1, 2))
             await counting.first_call()  # a full batch, held in the model
@@ -232,7 +225,7 @@ def test_a_caller_that_goes_away_does_not_break_the_others():
     counting.gate.clear()
 
     async def run():
-        batcher = await started(counting, max_rows=4, wait_ms=1)
+        batcher = MicroBatcher(counting, max_rows=4, wait_ms=1)
         try:
             running = predictions_of(batcher, 2, seeds=(1, 2))
             await counting.first_call()
@@ -255,7 +248,7 @@ def test_a_caller_that_goes_away_does_not_break_the_others():
 
 def test_a_failed_batch_fails_its_callers_only():
     async def run():
-        batcher = await started(FailingModel(), max_rows=2, wait_ms=60_000)
+        batcher = MicroBatcher(FailingModel(), max_rows=2, wait_ms=60_000)
         try:
             failed = await asyncio.gather(
                 *predictions_of(batcher, 1, seeds=(1, 2)), return_exceptions=True
@@ -276,7 +269,7 @@ def test_stop_finishes_every_accepted_request_and_refuses_later_ones():
     counting.gate.clear()
 
     async def run():
-        batcher = await started(counting, max_rows=4, wait_ms=60_000)
+        batcher = MicroBatcher(counting, max_rows=4, wait_ms=60_000)
         in_model = predictions_of(batcher, 2, seeds=(1, 2))
         await counting.first_call()
         gathering = predictions_of(batcher, 1, seeds=(3, 4))

@@ -111,7 +111,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.batcher = MicroBatcher(
                 app.state.model, settings.ml_batch_max_rows, settings.ml_batch_wait_ms
             )
-            await app.state.batcher.start()
             stack.push_async_callback(app.state.batcher.stop)
         app.state.job_runner = JobRunner(settings)
         stack.callback(app.state.job_runner.shutdown)

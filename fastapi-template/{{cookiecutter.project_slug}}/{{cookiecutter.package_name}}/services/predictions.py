@@ -55,9 +55,6 @@ class MicroBatcher:
         self._running: set[asyncio.Future[Predictions]] = set()  # batches handed to the thread
         self._stopped = False
 
-    async def start(self) -> None:
-        """Nothing to start: the model thread starts with the first batch."""
-
     async def stop(self) -> None:
         """Finish every request accepted so far; refuse those that come after."""
         self._stopped = True
