@@ -1,9 +1,13 @@
+import asyncio
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.core.cache import REDIS_POOL_SIZE, create_redis
 
 
 @pytest.fixture
@@ -78,3 +82,25 @@ def test_a_redis_outage_bypasses_the_cache(make_client, item_payload):
     assert client.patch(url, json={"price": 5}).status_code == 200
     assert client.get(url).json()["price"] == 5
     assert client.delete(url).status_code == 204
+
+
+def test_a_burst_beyond_the_pool_takes_turns_on_its_connections(redis_client, redis_url: str):
+    """Each BLPOP on an empty list holds its connection for 0.3 s: three poolfuls of them
+    asked at once run in three turns, rather than each opening a connection of its own."""
+    hold_seconds = 0.3
+
+    async def burst() -> float:
+        client = create_redis(redis_url)
+        try:
+            started = time.monotonic()
+            await asyncio.gather(
+                *(
+                    client.blpop(["empty-list"], timeout=hold_seconds)
+                    for _ in range(3 * REDIS_POOL_SIZE)
+                )
+            )
+            return time.monotonic() - started
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(burst()) >= 2.5 * hold_seconds
