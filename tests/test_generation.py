@@ -138,7 +138,7 @@ def test_switched_off_features_leave_no_files_or_dependencies(generated):
             for dependency in ("pyjwt", "pwdlib", "limits"):
                 assert dependency not in dependencies, (name, dependency)
         if context["database"] == "sqlite":
-            assert "psycopg" not in dependencies, name
+            assert "psycopg" not in dependencies and "asyncpg" not in dependencies, name
 
 
 def test_every_combination_lints_clean(generated):

@@ -276,7 +276,7 @@ def test_a_connection_lost_after_the_last_query_keeps_the_answer(
 
     def end_the_connection(connection, _cursor, statement, *_) -> None:
         if "ORDER BY items.id" in statement:
-            backend = connection.connection.driver_connection.info.backend_pid
+            backend = connection.connection.driver_connection.get_server_pid()  # asyncpg
             with admin.connect() as admin_connection:
                 admin_connection.execute(TERMINATE, {"pid": backend})
 

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager, contextmanager
 from collections.abc import Iterator
 from contextlib import contextmanager
 {% endif -%}
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from {{ cookiecutter.package_name }}.core.config import get_settings
+from {{ cookiecutter.package_name }}.core.pool import FairAsyncQueuePool
 
 logger = logging.getLogger(__name__)
 
@@ -44,17 +45,24 @@ class Base(DeclarativeBase):
     pass
 
 
+POSTGRESQL_PREFIXES = ("postgresql://", "postgres://")
+
+
 def sync_database_url(url: str) -> str:
-    """The URL with the driver the synchronous engine uses (migrations, job runners)."""
-    for prefix in ("postgresql://", "postgres://"):
+    """The URL with the driver the synchronous engine uses (migrations, job runners):
+    psycopg for PostgreSQL."""
+    for prefix in (*POSTGRESQL_PREFIXES, "postgresql+asyncpg://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url.removeprefix(prefix)
     return url
 
 
 def async_database_url(url: str) -> str:
-    """The URL with the driver the application's async engine uses."""
-    url = sync_database_url(url)
+    """The URL with the driver the application's async engine uses: asyncpg for PostgreSQL,
+    aiosqlite for SQLite. A URL that names its driver keeps it."""
+    for prefix in POSTGRESQL_PREFIXES:
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url.removeprefix(prefix)
     if url.startswith("sqlite://"):
         return "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
     return url
@@ -69,10 +77,26 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _connection_record: Any) -> None:
 
 
 def create_database_engine(database_url: str) -> AsyncEngine:
-    # No pool_pre_ping: it costs a round trip on every checkout (with one worker, an item read
-    # from PostgreSQL went from 615 to 732 requests/s without it). After a database restart
-    # the first query on a stale connection fails (a 503 problem) and SQLAlchemy then
-    # discards every pooled connection, so the next requests reconnect.
+    """The application's async engine.
+
+    A plain postgresql:// URL is connected with asyncpg, which is handed the URL as it is
+    and reads libpq's parameters in it (sslmode, options, application_name, ...) as psycopg
+    does when it runs the migrations with the same URL. Its pool serves waiting requests in
+    arrival order (core/pool.py). A URL that names its driver gets SQLAlchemy's defaults.
+
+    No pool_pre_ping: it costs a round trip on every checkout (with one worker, an item read
+    from PostgreSQL went from 615 to 732 requests/s without it). After a database restart
+    the first query on a stale connection fails (a 503 problem) and SQLAlchemy then
+    discards every pooled connection, so the next requests reconnect.
+    """
+    if database_url.startswith(POSTGRESQL_PREFIXES):
+        import asyncpg  # a dependency of projects generated for PostgreSQL
+
+        return create_async_engine(
+            async_database_url(database_url),
+            poolclass=FairAsyncQueuePool,
+            async_creator=partial(asyncpg.connect, database_url),
+        )
     engine = create_async_engine(async_database_url(database_url))
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
