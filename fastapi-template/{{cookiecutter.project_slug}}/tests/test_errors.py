@@ -307,6 +307,9 @@ class DriverError(Exception):
         ("08006", True),  # connection failure
         ("57P01", True),  # the server is shutting down
         ("57P03", True),  # the server is not yet accepting connections
+        ("3D000", True),  # the database does not exist (dropped, or not created yet)
+        ("28P01", True),  # the password was refused
+        ("53300", True),  # too many connections
         ("23505", False),  # a unique violation: a query failed, the database is there
         ("42P01", False),  # an undefined table: a bug
     ],

@@ -206,9 +206,11 @@ async def validation_exception_handler(
     )
 
 
-# SQLSTATEs of a database that cannot be reached: class 08 (connection exceptions), and a
-# server shutting down or not yet accepting connections (57P01 to 57P03).
-UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+# SQLSTATEs of a database that cannot serve this process now, as psycopg's OperationalError
+# (and so the Flask template) counts them: class 08 (connection exceptions), 28 (the login
+# refused), 3D000 (no such database), 53 (out of connections, memory or disk), and a server
+# shutting down or not yet accepting connections (57P01 to 57P03).
+UNREACHABLE_SQLSTATES = ("08", "28", "3D000", "53", "57P01", "57P02", "57P03")
 
 
 def database_unreachable(exc: Exception) -> bool:
