@@ -173,6 +173,30 @@ IfNoneMatch = Annotated[
         json_schema_extra=without_null,
     ),
 ]
+
+
+# The item read goes first: FastAPI tries the routes of each included router in the order
+# they were declared, at some 25 Python calls each, so every route ahead of the busiest one
+# costs it time on every request.
+@router.get(
+    ITEM_PATH,
+    response_model=ItemRead,
+    responses={
+        200: WITH_ETAG,
+        304: {"description": "Not modified: If-None-Match holds the current ETag", **WITH_ETAG},
+        **problem_responses(404, 503),
+    },
+)
+async def get_item(
+    item_id: int, items: ItemServiceDep, if_none_match: IfNoneMatch = None
+) -> Response:
+    found = await items.read(item_id)
+    if found is None:
+        raise not_found(item_id)
+    headers = {"ETag": found.etag}
+    if if_none_match_hits(if_none_match, found.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(found.body, media_type="application/json", headers=headers)
 {%- if cookiecutter.use_auth %}
 
 
@@ -227,27 +251,6 @@ async def list_items(
 async def export_items(session_factory: SessionFactoryDep) -> NDJSONResponse:
     """Every item as newline-delimited JSON, streamed in id order."""
     return NDJSONResponse(await export_lines(session_factory))
-
-
-@router.get(
-    ITEM_PATH,
-    response_model=ItemRead,
-    responses={
-        200: WITH_ETAG,
-        304: {"description": "Not modified: If-None-Match holds the current ETag", **WITH_ETAG},
-        **problem_responses(404, 503),
-    },
-)
-async def get_item(
-    item_id: int, items: ItemServiceDep, if_none_match: IfNoneMatch = None
-) -> Response:
-    found = await items.read(item_id)
-    if found is None:
-        raise not_found(item_id)
-    headers = {"ETag": found.etag}
-    if if_none_match_hits(if_none_match, found.etag):
-        return Response(status_code=304, headers=headers)
-    return Response(found.body, media_type="application/json", headers=headers)
 
 
 @router.put(
