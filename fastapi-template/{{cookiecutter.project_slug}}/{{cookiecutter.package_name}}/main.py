@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 {%- endif %}
 
-from {{ cookiecutter.package_name }}.api import routers
+from {{ cookiecutter.package_name }}.api import operations, routers
 from {{ cookiecutter.package_name }}.api.routes import docs
 {%- if cookiecutter.use_ml %}
 from {{ cookiecutter.package_name }}.api.routes.jobs import JOB_BODY_LIMIT_FACTOR, PREDICTION_JOBS_PATH
@@ -165,6 +165,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tracer_provider = None
     register_error_handlers(app)
     use_problem_schema(app)
+    # Added as they are rather than included: they take no dependencies (api/__init__.py).
+    app.router.routes.extend(operations.routes)
     for router in routers:
         if router is not docs.router or settings.docs_enabled:
             app.include_router(router)

