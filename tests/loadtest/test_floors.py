@@ -208,3 +208,24 @@ def test_floors_command_measures_template_and_floor(tmp_path):
         assert comparison["template_rps"] > 0 and comparison["floor_rps"] > 0, comparison
         assert {r["side"] for r in comparison["rounds"]} == {"template", "floor"}
     assert "| fastapi | sqlite | health |" in (out / "floors.md").read_text()
+
+
+def test_calls_counts_a_request_through_uvicorns_protocol(database, monkeypatch, capsys):
+    """The floor's /health, driven through uvicorn's protocol: answered, and counted the same
+    way twice (the count is what makes it useful on a noisy machine)."""
+    from loadtest.floors import calls
+
+    monkeypatch.setenv("FLOOR_DATABASE_URL", f"sqlite+aiosqlite:///{database}")
+    app = "loadtest.floors.fastapi_app:app"
+    assert calls.main([app, "--requests", "50", "--top", "3"]) == 0
+    first = capsys.readouterr().out
+    assert calls.main([app, "--requests", "50", "--top", "3"]) == 0
+    second = capsys.readouterr().out
+
+    headline = first.splitlines()[0]
+    assert headline.startswith(f"{app}: ") and headline.endswith(" calls per request")
+    per_request = float(headline.split(": ")[1].split()[0].replace(",", ""))
+    assert 50 < per_request < 5000
+    assert len(first.splitlines()) == 1 + 3 + 1  # headline, top 3, last bytes
+    assert '{"status":"ok"}' in first.splitlines()[-1]
+    assert first.splitlines()[0] == second.splitlines()[0]
