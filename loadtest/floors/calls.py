@@ -1,4 +1,4 @@
-"""Python and C calls per request of an ASGI app, counted through uvicorn's own protocol.
+"""Python and C calls per request of an ASGI app (through uvicorn's own protocol) or a WSGI app.
 
 Requests/s on a shared machine move by 10% between runs; the number of calls a request
 makes does not. This drives uvicorn's httptools protocol in-process (a fake transport, the
@@ -11,6 +11,13 @@ environment:
     cd my-service && PYTHONPATH=. DATABASE_URL=sqlite:///app.db \\
         python -m loadtest.floors.calls my_service.main:app --path /health \\
         --protocol my_service.core.graceful:GracefulHttpToolsProtocol
+
+With `--wsgi` the apps are WSGI callables (`module:attribute`, or `module:factory()` to call
+a factory), each request a fresh WSGI environ: the app's own work, without the server's.
+
+    cd my-flask-service && PYTHONPATH=. DATABASE_URL=sqlite:///app.db \\
+        python -m loadtest.floors.calls --wsgi "my_flask_service.main:create_app()" \\
+        --path "/api/v1/items?limit=20"
 
 Calls are a proxy for time, not a measure of it: a C call that writes to a socket and one
 that reads a dict count the same, and only the event loop's thread is counted (aiosqlite's
@@ -25,8 +32,10 @@ import argparse
 import asyncio
 import collections
 import importlib
+import io
 import sys
 from collections.abc import Callable
+from wsgiref.util import setup_testing_defaults
 
 from uvicorn.config import Config
 from uvicorn.lifespan.on import LifespanOn
@@ -66,7 +75,10 @@ class Transport(asyncio.Transport):
 
 
 def load(target: str) -> object:
+    """`module:attribute`, or `module:factory()` for what the factory returns."""
     module, _, name = target.partition(":")
+    if name.endswith("()"):
+        return getattr(importlib.import_module(module), name[:-2])()
     return getattr(importlib.import_module(module), name)
 
 
@@ -128,6 +140,52 @@ async def count_calls(
     return counts, transport.last_write
 
 
+def wsgi_environ(method: str, path: str) -> dict[str, object]:
+    path_info, _, query = path.partition("?")
+    environ: dict[str, object] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path_info,
+        "QUERY_STRING": query,
+        "HTTP_HOST": "127.0.0.1:8000",
+        "wsgi.input": io.BytesIO(),
+    }
+    setup_testing_defaults(environ)
+    return environ
+
+
+def count_wsgi_calls(
+    app_target: str, method: str, path: str, requests: int
+) -> tuple[collections.Counter[str], bytes]:
+    app = load(app_target)
+    last_body = b""
+
+    def call(environ: dict[str, object]) -> None:
+        nonlocal last_body
+        result = app(environ, lambda status, headers, exc_info=None: None)  # type: ignore[operator]
+        try:
+            last_body = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+
+    for _ in range(WARMUP_REQUESTS):
+        call(wsgi_environ(method, path))
+    environs = [wsgi_environ(method, path) for _ in range(requests)]
+    counts: collections.Counter[str] = collections.Counter()
+
+    def hook(frame, event: str, arg: object) -> None:
+        if event in ("call", "c_call"):
+            counts[call_name(frame, event, arg)] += 1
+
+    sys.setprofile(hook)
+    try:
+        for environ in environs:
+            call(environ)
+    finally:
+        sys.setprofile(None)
+    return counts, last_body
+
+
 def report(app: str, counts: collections.Counter[str], requests: int, top: int) -> list[str]:
     total = sum(counts.values()) / requests
     lines = [f"{app}: {total:,.1f} calls per request"]
@@ -149,13 +207,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--path", default="/health", help="the request's path and query")
     parser.add_argument("--method", default="GET")
     parser.add_argument("--protocol", default=DEFAULT_PROTOCOL, help="uvicorn protocol class")
+    parser.add_argument("--wsgi", action="store_true", help="the apps are WSGI callables")
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--top", type=int, default=15, help="functions to list per app")
     args = parser.parse_args(argv)
     raw_request = request_bytes(args.method, args.path)
     run = event_loop_runner()
     for app in args.apps:
-        counts, last_write = run(count_calls(app, args.protocol, raw_request, args.requests))
+        if args.wsgi:
+            counts, last_write = count_wsgi_calls(app, args.method, args.path, args.requests)
+        else:
+            counts, last_write = run(count_calls(app, args.protocol, raw_request, args.requests))
         print("\n".join(report(app, counts, args.requests, args.top)))
         print(f"  last bytes written: {last_write[-80:]!r}")
     return 0

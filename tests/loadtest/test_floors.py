@@ -229,3 +229,15 @@ def test_calls_counts_a_request_through_uvicorns_protocol(database, monkeypatch,
     assert len(first.splitlines()) == 1 + 3 + 1  # headline, top 3, last bytes
     assert '{"status":"ok"}' in first.splitlines()[-1]
     assert first.splitlines()[0] == second.splitlines()[0]
+
+
+def test_calls_counts_a_wsgi_app_from_its_factory(database, monkeypatch, capsys):
+    from loadtest.floors import calls
+
+    monkeypatch.setenv("FLOOR_DATABASE_URL", f"sqlite:///{database}")
+    app = "loadtest.floors.flask_app:create_app()"
+    assert calls.main(["--wsgi", app, "--requests", "50", "--top", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{app}: ") and lines[0].endswith(" calls per request")
+    assert len(lines) == 1 + 2 + 1
+    assert "status" in lines[-1] and "ok" in lines[-1]
