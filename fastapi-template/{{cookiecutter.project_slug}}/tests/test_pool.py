@@ -9,9 +9,7 @@ import pytest
 from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-{% if cookiecutter.database == "postgresql" -%}
 from {{ cookiecutter.package_name }}.core.db import create_database_engine
-{% endif -%}
 from {{ cookiecutter.package_name }}.core.pool import FairAsyncQueuePool
 
 CLIENTS = 60
@@ -102,6 +100,29 @@ def test_a_connection_that_cannot_be_opened_gives_its_turn_back(tmp_path: Path):
 def test_an_unbounded_pool_cannot_be_fair():
     with pytest.raises(ValueError, match="bounded"):
         FairAsyncQueuePool(lambda: None, pool_size=5, max_overflow=-1)
+
+
+def test_an_sqlite_file_gets_the_fair_pool_and_an_in_memory_database_one_connection(
+    tmp_path: Path,
+):
+    file_engine = create_database_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    memory_engine = create_database_engine("sqlite://")
+
+    async def run() -> int:
+        try:
+            async with memory_engine.begin() as connection:
+                await connection.execute(text("CREATE TABLE t (n INTEGER)"))
+                await connection.execute(text("INSERT INTO t VALUES (7)"))
+            # Another checkout sees the same database: an in-memory one lives in its connection.
+            async with memory_engine.connect() as connection:
+                return int(await connection.scalar(text("SELECT n FROM t")))
+        finally:
+            await file_engine.dispose()
+            await memory_engine.dispose()
+
+    assert isinstance(file_engine.pool, FairAsyncQueuePool)
+    assert not isinstance(memory_engine.pool, FairAsyncQueuePool)
+    assert asyncio.run(run()) == 7
 
 {%- if cookiecutter.database == "postgresql" %}
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -81,8 +81,12 @@ def create_database_engine(database_url: str) -> AsyncEngine:
 
     A plain postgresql:// URL is connected with asyncpg, which is handed the URL as it is
     and reads libpq's parameters in it (sslmode, options, application_name, ...) as psycopg
-    does when it runs the migrations with the same URL. Its pool serves waiting requests in
-    arrival order (core/pool.py). A URL that names its driver gets SQLAlchemy's defaults.
+    does when it runs the migrations with the same URL. A URL that names its driver gets
+    SQLAlchemy's defaults. On PostgreSQL and on an SQLite file, the pool serves waiting
+    requests in arrival order (core/pool.py): with SQLAlchemy's own asyncio pool, 1,000
+    clients writing through two workers to SQLite got 19 answers a second and 1,456 of them
+    timed out after 5 s; with turns in order, 119 a second and 786 (at 100 clients, 178 and
+    195 a second, p99 2.7 and 1.5 s).
 
     No pool_pre_ping: it costs a round trip on every checkout (with one worker, an item read
     from PostgreSQL went from 615 to 732 requests/s without it). After a database restart
@@ -97,9 +101,13 @@ def create_database_engine(database_url: str) -> AsyncEngine:
             poolclass=FairAsyncQueuePool,
             async_creator=partial(asyncpg.connect, database_url),
         )
-    engine = create_async_engine(async_database_url(database_url))
-    if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+    url = make_url(async_database_url(database_url))
+    if url.get_backend_name() != "sqlite":
+        return create_async_engine(url)
+    # An in-memory database exists once per connection: SQLAlchemy keeps it on one.
+    in_memory = url.database in (None, "", ":memory:")
+    engine = create_async_engine(url, **({} if in_memory else {"poolclass": FairAsyncQueuePool}))
+    event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
     return engine
 
 
