@@ -34,7 +34,8 @@ import collections
 import importlib
 import io
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from wsgiref.util import setup_testing_defaults
 
 from uvicorn.config import Config
@@ -94,6 +95,22 @@ def call_name(frame, event: str, arg: object) -> str:
     return f"{filename}:{code.co_name}"
 
 
+@contextmanager
+def counting_calls() -> Iterator[collections.Counter[str]]:
+    """Count every Python and C call this thread makes inside the block, by name."""
+    counts: collections.Counter[str] = collections.Counter()
+
+    def hook(frame, event: str, arg: object) -> None:
+        if event in ("call", "c_call"):
+            counts[call_name(frame, event, arg)] += 1
+
+    sys.setprofile(hook)
+    try:
+        yield counts
+    finally:
+        sys.setprofile(None)
+
+
 async def count_calls(
     app_target: str, protocol_target: str, raw_request: bytes, requests: int
 ) -> tuple[collections.Counter[str], bytes]:
@@ -124,17 +141,8 @@ async def count_calls(
             await protocol.done
 
     await send(WARMUP_REQUESTS)
-    counts: collections.Counter[str] = collections.Counter()
-
-    def hook(frame, event: str, arg: object) -> None:
-        if event in ("call", "c_call"):
-            counts[call_name(frame, event, arg)] += 1
-
-    sys.setprofile(hook)
-    try:
+    with counting_calls() as counts:
         await send(requests)
-    finally:
-        sys.setprofile(None)
     protocol.connection_lost(None)
     await lifespan.shutdown()
     return counts, transport.last_write
@@ -171,18 +179,9 @@ def count_wsgi_calls(
     for _ in range(WARMUP_REQUESTS):
         call(wsgi_environ(method, path))
     environs = [wsgi_environ(method, path) for _ in range(requests)]
-    counts: collections.Counter[str] = collections.Counter()
-
-    def hook(frame, event: str, arg: object) -> None:
-        if event in ("call", "c_call"):
-            counts[call_name(frame, event, arg)] += 1
-
-    sys.setprofile(hook)
-    try:
+    with counting_calls() as counts:
         for environ in environs:
             call(environ)
-    finally:
-        sys.setprofile(None)
     return counts, last_body
 
 
