@@ -1,3 +1,5 @@
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 
@@ -6,6 +8,17 @@ def test_health(client: TestClient):
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_operations_routes_come_before_every_included_router(app: FastAPI):
+    """Probes and scrapes skip FastAPI's included-router layer, which costs every request it
+    is tried on (api/__init__.py): their routes sit on the application itself, ahead of the
+    first included router."""
+    paths = [getattr(route, "path", None) for route in app.router.routes]
+    first_included = paths.index(None)  # an included router has no path of its own
+    for path in ("/health", "/ready", "/metrics"):
+        assert path in paths[:first_included], paths
+        assert isinstance(app.router.routes[paths.index(path)], APIRoute)
 
 
 def test_ready_reports_every_check(client: TestClient):
