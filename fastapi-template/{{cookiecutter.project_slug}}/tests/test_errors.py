@@ -6,10 +6,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.testclient import WebSocketDenialResponse
 
 from {{ cookiecutter.package_name }}.core.db import create_sync_engine
 from {{ cookiecutter.package_name }}.core.errors import database_unreachable
+from {{ cookiecutter.package_name }}.core.pool import FairAsyncQueuePool
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
 
@@ -243,6 +245,31 @@ def test_a_driver_socket_error_is_503(app: FastAPI):
 
     assert_problem(response, 503, "Service Unavailable", "Database is unavailable")
     assert "db.internal" not in response.text
+
+
+def test_no_free_database_connection_is_503(app: FastAPI, tmp_path):
+    # A real pool with one connection and a short wait: the second checkout times out.
+    engine = create_async_engine(
+        f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}",
+        poolclass=FairAsyncQueuePool,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=0.05,
+    )
+
+    @app.get("/busy")
+    async def busy() -> None:
+        try:
+            async with engine.connect(), engine.connect():
+                pass
+        finally:
+            await engine.dispose()
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/busy")
+
+    assert_problem(response, 503, "Service Unavailable", "Database is unavailable")
+    assert "pool" not in response.text
 
 
 def test_other_database_errors_are_500_without_internals(app: FastAPI):

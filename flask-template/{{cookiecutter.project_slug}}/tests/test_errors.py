@@ -172,6 +172,26 @@ def test_503_when_the_database_is_down(make_app, tmp_path, path):
     assert_problem(response, 503, "Service Unavailable", "database is unavailable")
 
 
+def test_503_when_no_database_connection_is_free(make_app, tmp_path):
+    app = make_app()
+    # A real pool with one connection and a short wait: the second checkout times out.
+    engine = create_engine(
+        f"sqlite:///{tmp_path / 'busy.db'}", pool_size=1, max_overflow=0, pool_timeout=0.05
+    )
+
+    @app.get("/busy")
+    def busy() -> str:
+        with engine.connect(), engine.connect():
+            return ""
+
+    try:
+        response = app.test_client().get("/busy")
+    finally:
+        engine.dispose()
+    assert_problem(response, 503, "Service Unavailable", "database is unavailable")
+    assert "pool" not in response.get_data(as_text=True)
+
+
 TERMINATE = text("SELECT pg_terminate_backend(:pid)")
 
 

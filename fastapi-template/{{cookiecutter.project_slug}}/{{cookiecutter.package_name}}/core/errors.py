@@ -13,6 +13,7 @@ from limits.errors import StorageError
 {%- endif %}
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -238,6 +239,13 @@ async def database_error_handler(request: Request, exc: Exception) -> JSONRespon
 {%- if cookiecutter.use_auth and cookiecutter.use_celery %}
 
 
+async def pool_timeout_handler(request: Request, exc: PoolTimeoutError) -> JSONResponse:
+    """Every connection the pool may open stayed in use for the pool's whole timeout: the
+    database cannot serve this request now, which is a 503 like an unreachable one."""
+    logger.error("%s: %s", DATABASE_UNAVAILABLE, exc)
+    return problem_response(503, DATABASE_UNAVAILABLE, request.url.path)
+
+
 async def redis_error_handler(request: Request, exc: Exception) -> JSONResponse:
     # Only the login throttle lets Redis errors through: without Redis it cannot count.
     logger.error("%s: %s", REDIS_UNAVAILABLE, exc)
@@ -254,6 +262,7 @@ def register_error_handlers(app: FastAPI) -> None:
         validation_exception_handler,  # type: ignore[arg-type]
     )
     app.add_exception_handler(DBAPIError, database_error_handler)
+    app.add_exception_handler(PoolTimeoutError, pool_timeout_handler)  # type: ignore[arg-type]
     # Redis and the job queue catch their own errors, so an OSError that gets this far
     # comes from the database driver.
     app.add_exception_handler(OSError, database_error_handler)

@@ -15,6 +15,7 @@ from flask_smorest import Api
 from marshmallow import Schema, fields
 from marshmallow.validate import Range
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import WebsocketMismatch
 
@@ -217,6 +218,13 @@ def handle_database_unavailable(error: OperationalError) -> Response:
     return problem(503, "database is unavailable")
 
 
+def handle_no_free_connection(error: PoolTimeoutError) -> Response:
+    """Every connection the pool may open stayed in use for the pool's whole timeout: the
+    database cannot serve this request now, which is a 503 like an unreachable one."""
+    logger.error("Database error: %s", error)
+    return problem(503, "database is unavailable")
+
+
 def handle_unexpected_error(error: Exception) -> Response:
     logger.exception("Unhandled exception")
     return problem(500, DEFAULT_DETAILS[500])
@@ -225,4 +233,5 @@ def handle_unexpected_error(error: Exception) -> Response:
 def register_error_handlers(app: Flask) -> None:
     """HTTP errors are ProblemApi's; these cover everything else a view may raise."""
     app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(PoolTimeoutError, handle_no_free_connection)
     app.register_error_handler(Exception, handle_unexpected_error)
