@@ -130,6 +130,14 @@ def test_markdown_and_html_carry_the_tables_and_charts():
     assert "| 210 |" in server_table(data)
 
 
+def test_memory_per_connection_counts_every_connection_open_at_the_peak():
+    data = results()
+    for framework in ("flask", "fastapi"):
+        top = data["frameworks"][framework]["scenarios"]["health"]["levels"][-1]
+        top.update(held=7, peak_connections=10000)  # 100 MiB over idle, 10,000 open, 7 answered
+    assert server_table(data).count("| 300 (10 KiB per connection) |") == 2
+
+
 def test_a_level_that_did_not_hold_its_connections_is_evidence_about_the_server():
     data = results()
     flask = data["frameworks"]["flask"]["scenarios"]["health"]["levels"]
