@@ -236,7 +236,6 @@ async def database_error_handler(request: Request, exc: Exception) -> JSONRespon
         raise exc
     logger.error("%s: %s", DATABASE_UNAVAILABLE, exc)
     return problem_response(503, DATABASE_UNAVAILABLE, request.url.path)
-{%- if cookiecutter.use_auth and cookiecutter.use_celery %}
 
 
 async def pool_timeout_handler(request: Request, exc: PoolTimeoutError) -> JSONResponse:
@@ -244,6 +243,7 @@ async def pool_timeout_handler(request: Request, exc: PoolTimeoutError) -> JSONR
     database cannot serve this request now, which is a 503 like an unreachable one."""
     logger.error("%s: %s", DATABASE_UNAVAILABLE, exc)
     return problem_response(503, DATABASE_UNAVAILABLE, request.url.path)
+{%- if cookiecutter.use_auth and cookiecutter.use_celery %}
 
 
 async def redis_error_handler(request: Request, exc: Exception) -> JSONResponse:
