@@ -220,9 +220,10 @@ def database_unreachable(exc: Exception) -> bool:
     SQLAlchemy wraps connection failures in OperationalError or InterfaceError, or marks the
     error connection_invalidated; other drivers' (asyncpg's, for one) arrive as plain
     DBAPIError, told apart by their SQLSTATE; a driver may also let a bare OSError out of its
-    socket.
+    socket. A pool timeout (every connection the pool may open stayed in use for its whole
+    timeout) is this process's own "out of connections": no connection for this request now.
     """
-    if isinstance(exc, OperationalError | InterfaceError | OSError):
+    if isinstance(exc, OperationalError | InterfaceError | OSError | PoolTimeoutError):
         return True
     if not isinstance(exc, DBAPIError):
         return False
@@ -234,13 +235,6 @@ async def database_error_handler(request: Request, exc: Exception) -> JSONRespon
     if not database_unreachable(exc):
         # Any other database error is a bug: RequestLoggingMiddleware logs it and answers 500.
         raise exc
-    logger.error("%s: %s", DATABASE_UNAVAILABLE, exc)
-    return problem_response(503, DATABASE_UNAVAILABLE, request.url.path)
-
-
-async def pool_timeout_handler(request: Request, exc: PoolTimeoutError) -> JSONResponse:
-    """Every connection the pool may open stayed in use for the pool's whole timeout: the
-    database cannot serve this request now, which is a 503 like an unreachable one."""
     logger.error("%s: %s", DATABASE_UNAVAILABLE, exc)
     return problem_response(503, DATABASE_UNAVAILABLE, request.url.path)
 {%- if cookiecutter.use_auth and cookiecutter.use_celery %}
@@ -262,7 +256,7 @@ def register_error_handlers(app: FastAPI) -> None:
         validation_exception_handler,  # type: ignore[arg-type]
     )
     app.add_exception_handler(DBAPIError, database_error_handler)
-    app.add_exception_handler(PoolTimeoutError, pool_timeout_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(PoolTimeoutError, database_error_handler)
     # Redis and the job queue catch their own errors, so an OSError that gets this far
     # comes from the database driver.
     app.add_exception_handler(OSError, database_error_handler)

@@ -213,15 +213,10 @@ class ProblemApi(Api):  # type: ignore[misc]  # flask-smorest publishes no types
         return problem(status, _detail(error), headers, **extra)
 
 
-def handle_database_unavailable(error: OperationalError) -> Response:
-    logger.error("Database error: %s", error.orig)
-    return problem(503, "database is unavailable")
-
-
-def handle_no_free_connection(error: PoolTimeoutError) -> Response:
-    """Every connection the pool may open stayed in use for the pool's whole timeout: the
-    database cannot serve this request now, which is a 503 like an unreachable one."""
-    logger.error("Database error: %s", error)
+def handle_database_unavailable(error: OperationalError | PoolTimeoutError) -> Response:
+    """The database cannot serve this request now: it cannot be reached, or (a pool
+    timeout) every connection the pool may open stayed in use for the pool's whole timeout."""
+    logger.error("Database error: %s", getattr(error, "orig", error))
     return problem(503, "database is unavailable")
 
 
@@ -233,5 +228,5 @@ def handle_unexpected_error(error: Exception) -> Response:
 def register_error_handlers(app: Flask) -> None:
     """HTTP errors are ProblemApi's; these cover everything else a view may raise."""
     app.register_error_handler(OperationalError, handle_database_unavailable)
-    app.register_error_handler(PoolTimeoutError, handle_no_free_connection)
+    app.register_error_handler(PoolTimeoutError, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected_error)
