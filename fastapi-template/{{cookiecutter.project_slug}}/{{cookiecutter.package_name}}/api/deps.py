@@ -33,7 +33,7 @@ from {{ cookiecutter.package_name }}.ml.model import DigitsModel
 from {{ cookiecutter.package_name }}.models.user import User
 from {{ cookiecutter.package_name }}.services import users
 {%- endif %}
-from {{ cookiecutter.package_name }}.services.items import ItemService
+from {{ cookiecutter.package_name }}.services.items import ItemReader, ItemService
 {%- if cookiecutter.use_ml %}
 from {{ cookiecutter.package_name }}.services.jobs import JobRunner
 from {{ cookiecutter.package_name }}.services.predictions import MicroBatcher
@@ -87,7 +87,19 @@ async def get_item_service(connection: HTTPConnection) -> AsyncIterator[ItemServ
         await service.close()
 
 
+async def get_item_reader(connection: HTTPConnection) -> ItemReader:
+    # No `yield`: a reader leaves nothing open (services/items.py), and the item read is the
+    # busiest route there is.
+    state = connection.app.state
+{%- if cookiecutter.use_celery %}
+    return ItemReader(state.session_factory, cache=state.item_cache)
+{%- else %}
+    return ItemReader(state.session_factory)
+{%- endif %}
+
+
 ItemServiceDep = Annotated[ItemService, Depends(get_item_service)]
+ItemReaderDep = Annotated[ItemReader, Depends(get_item_reader)]
 {%- if cookiecutter.use_ml %}
 
 

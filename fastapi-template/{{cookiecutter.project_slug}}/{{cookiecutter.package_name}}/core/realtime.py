@@ -31,6 +31,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from {{ cookiecutter.package_name }}.core.cache import redis_deadline
 {%- endif %}
 
 logger = logging.getLogger(__name__)
@@ -127,9 +129,10 @@ class RedisHub(LocalHub):
     async def publish(self, room: str, message: dict[str, Any]) -> None:
         text = json.dumps(message)
         try:
-            await self.redis.publish(f"{self.channel_prefix}{room}", text)
-        except (RedisError, OSError) as exc:
+            async with redis_deadline():
+                await self.redis.publish(f"{self.channel_prefix}{room}", text)
+        except (RedisError, OSError) as exc:  # TimeoutError is an OSError
             # Better that this process's clients hear it than nobody does.
-            logger.warning("Redis publish failed, delivering locally only: %s", exc)
+            logger.warning("Redis publish failed, delivering locally only: %r", exc)
             self.deliver(room, text)
 {%- endif %}

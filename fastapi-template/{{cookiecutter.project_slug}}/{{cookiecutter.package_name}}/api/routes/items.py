@@ -12,6 +12,7 @@ from {{ cookiecutter.package_name }}.api.deps import (
     AUTH_ERRORS,
     JSON_BODY_ERRORS,
     CurrentUser,
+    ItemReaderDep,
     ItemServiceDep,
     JsonBody,
     SessionFactoryDep,
@@ -19,6 +20,7 @@ from {{ cookiecutter.package_name }}.api.deps import (
 {% else -%}
 from {{ cookiecutter.package_name }}.api.deps import (
     JSON_BODY_ERRORS,
+    ItemReaderDep,
     ItemServiceDep,
     JsonBody,
     SessionFactoryDep,
@@ -188,7 +190,7 @@ IfNoneMatch = Annotated[
     },
 )
 async def get_item(
-    item_id: int, items: ItemServiceDep, if_none_match: IfNoneMatch = None
+    item_id: int, items: ItemReaderDep, if_none_match: IfNoneMatch = None
 ) -> Response:
     found = await items.read(item_id)
     if found is None:
