@@ -13,7 +13,7 @@ from contextlib import contextmanager, suppress
 from functools import wraps
 from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed, Server
 from werkzeug.routing import BaseConverter
@@ -24,6 +24,10 @@ from ...core.realtime import current_hub
 from ...schemas import format_timestamp
 
 sock = Sock()
+# The WebSocket routes have a plain Flask blueprint of their own (flask-smorest documents
+# none of them), so that the capacity check below runs before their handshakes only rather
+# than before every request the service answers.
+blp = Blueprint("ws", __name__)
 
 MESSAGE_SHAPE = 'Expected {"type": "message", "data": <any JSON>}'
 
@@ -121,8 +125,7 @@ def refuse_websockets_beyond_capacity() -> Response | None:
     Handshakes that arrive together may all pass before the first is counted: the threads
     outside the share leave room for them.
     """
-    rule = request.url_rule
-    if rule is None or not rule.websocket or not current_app.extensions["websockets"].full():
+    if not current_app.extensions["websockets"].full():
         return None
     return problem(
         503,
@@ -131,11 +134,14 @@ def refuse_websockets_beyond_capacity() -> Response | None:
     )
 
 
+blp.before_request(refuse_websockets_beyond_capacity)
+
+
 def init_app(app: Flask) -> None:
     app.url_map.converters["room_name"] = RoomNameConverter
     app.extensions["websockets"] = OpenConnections(websocket_capacity(app))
-    app.before_request(refuse_websockets_beyond_capacity)
     sock.init_app(app)
+    app.register_blueprint(blp)
 
 
 def close_websockets(app: Flask) -> None:
@@ -164,7 +170,7 @@ def parse_room_message(raw: str | bytes) -> tuple[Any, str | None]:
     return message["data"], None
 
 
-@sock.route("/ws/echo")
+@sock.route("/ws/echo", bp=blp)
 @closed_on_shutdown
 def echo(ws: Server) -> None:
     """Send every message back unchanged."""
@@ -172,7 +178,7 @@ def echo(ws: Server) -> None:
         ws.send(ws.receive())
 
 
-@sock.route("/ws/rooms/<room_name:room>")
+@sock.route("/ws/rooms/<room_name:room>", bp=blp)
 @closed_on_shutdown
 def room(ws: Server, room: str) -> None:
     """Relay each message to everyone in the room, the sender included."""
