@@ -59,7 +59,8 @@ def floors_markdown(results: dict) -> str:
         f"{env['cpu_model']}, {env['cpus']} CPUs, Python {env['python']}, {env['placement']}; "
         f"{results['connections']} connections, {results['rounds']} rounds of "
         f"{results['duration']:g} s per side (after {results['warmup']:g} s warm-up), "
-        "alternating template and floor; Redis in front of the cached read only.",
+        "alternating template and floor, after one uncounted round per server; Redis in "
+        "front of the cached read only.",
         "",
         *floors_table(comparisons),
         "",

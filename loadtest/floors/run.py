@@ -113,6 +113,7 @@ class Run:
         self.generator_cpus = set(range(1, cpus)) if cpus >= 2 else None
         self.projects: dict[str, Path] = {}
         self.comparisons: list[measure.Comparison] = []
+        self.warmed: set[int] = set()  # the servers that have had their warm-up round
 
     def generate(self) -> None:
         for framework in self.options.frameworks:
@@ -188,6 +189,7 @@ class Run:
                 self.options.duration,
                 self.options.warmup,
                 self.log,
+                self.warmed,
             )
             self.comparisons.append(comparison)
 

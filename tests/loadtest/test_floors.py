@@ -127,6 +127,32 @@ def test_sides_alternate_so_neither_always_goes_first(monkeypatch):
     assert comparison.met  # 0.8 >= the health target of 0.7
 
 
+def test_a_servers_first_round_of_all_is_not_counted(monkeypatch):
+    calls = []
+
+    def fake_round(server, side, requests, duration, warmup):
+        calls.append(server)
+        rps = 100.0 if calls.count(server) == 1 else 1000.0  # slow only on its first round
+        return measure.Round(side, rps, 5.0, 0, 0.99, 0.3)
+
+    monkeypatch.setattr(measure, "measure_round", fake_round)
+    template, floor, cached_floor = object(), object(), object()
+    warmed: set[int] = set()
+    requests = {"template": [], "floor": []}
+    first = measure.Comparison("flask", "sqlite", measure.SCENARIOS[0])
+    measure.compare_sides(
+        first, {"template": template, "floor": floor}, requests, 2, 1, 0, print, warmed
+    )
+    second = measure.Comparison("flask", "sqlite", measure.SCENARIOS[1])
+    measure.compare_sides(
+        second, {"template": template, "floor": cached_floor}, requests, 2, 1, 0, print, warmed
+    )
+
+    assert [calls.count(server) for server in (template, floor, cached_floor)] == [5, 3, 3]
+    assert first.ratio == second.ratio == 1.0
+    assert len(first.rounds) == len(second.rounds) == 4
+
+
 def test_report_names_every_missed_target():
     comparisons = [
         {
