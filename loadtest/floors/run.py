@@ -61,12 +61,28 @@ def scratch_database(kind: str, run_dir: Path, name: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send what is written to standard output, by this process or its children, to standard
+    error instead: cookiecutter runs the template's hook (which prints "next steps") as a
+    process of its own, past any `sys.stdout` redirection, and stdout carries the table."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def generate(framework: str, output_dir: Path, checkout: Path | None) -> Path:
     """The template with every feature on, as `compare` runs it, but for users and tokens:
     a floor does no token check, so the template must not either for the same work."""
     from cookiecutter.main import cookiecutter
 
-    with contextlib.redirect_stdout(sys.stderr):  # the hook's "next steps"
+    with stdout_to_stderr():
         project = cookiecutter(
             str(checkout or services.REPO_ROOT),
             directory=f"{framework}-template",

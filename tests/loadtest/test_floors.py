@@ -234,6 +234,8 @@ def test_floors_command_measures_template_and_floor(tmp_path):
         assert comparison["template_rps"] > 0 and comparison["floor_rps"] > 0, comparison
         assert {r["side"] for r in comparison["rounds"]} == {"template", "floor"}
     assert "| fastapi | sqlite | health |" in (out / "floors.md").read_text()
+    # Standard output is the report alone: the template hook's "next steps" go to stderr.
+    assert done.stdout.startswith("## Templates against their floors"), done.stdout[:300]
 
 
 def test_calls_counts_a_request_through_uvicorns_protocol(database, monkeypatch, capsys):
