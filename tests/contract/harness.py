@@ -568,11 +568,14 @@ def ws_receive_matching(connection, predicate, timeout: float = WS_TIMEOUT):
             return message
 
 
-def ws_pair(service: Service, path: str, *, same_worker: bool, attempts: int = 24):
+def ws_pair(service: Service, path: str, *, same_worker: bool, attempts: int = 60):
     """Two connections to `path` held by the same, or by different, worker processes.
 
     Returns (first, second, first_pid, second_pid); connections opened along the way and not
-    used are closed. Which worker accepts a connection is up to the kernel, so keep opening.
+    used are closed. Which worker accepts a connection is up to the kernel and to which worker
+    is free to: one still busy with an earlier test's background work can leave every
+    connection to the other for a while (24 in a row once). So keep opening, with a pause
+    between attempts, holding at most one connection per worker while looking for two.
     """
     opened = []
     try:
@@ -584,7 +587,12 @@ def ws_pair(service: Service, path: str, *, same_worker: bool, attempts: int = 2
                 if (other_pid == pid) == same_worker:
                     opened.remove((other, other_pid))
                     return other, connection, other_pid, pid
-            opened.append((connection, pid))
+            if any(other_pid == pid for _, other_pid in opened):
+                with connection:  # a second on a worker that already has one: not needed
+                    pass
+            else:
+                opened.append((connection, pid))
+            time.sleep(0.1)
         raise AssertionError(
             f"no two connections on {'the same' if same_worker else 'different'} workers"
         )
