@@ -39,8 +39,8 @@ def create_storage(redis: Redis | None) -> Storage:
     if redis is None:
         return MemoryStorage()
     # limits runs its commands through the service's own connection pool, so the URL only
-    # names the protocol. limits types the options it passes on
-    # to redis-py as plain values, hence the ignore.
+    # names the protocol. limits types the options it passes on to redis-py as plain
+    # values, hence the ignore.
     return RedisStorage(
         "async+redis://",
         implementation="redispy",
