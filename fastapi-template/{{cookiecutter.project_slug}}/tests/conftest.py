@@ -15,6 +15,10 @@ CI=true, so that a CI job cannot pass without running them.
 """
 
 import os
+{%- if cookiecutter.use_celery %}
+import socket
+import threading
+{%- endif %}
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -97,6 +101,36 @@ def redis_url() -> str:
     # Start from an empty database: keys left by an earlier run would look like cache hits.
     redis.Redis.from_url(TEST_REDIS_URL).flushdb()
     return TEST_REDIS_URL
+{%- if cookiecutter.use_celery %}
+
+
+@pytest.fixture
+def hung_redis_url(make_client) -> Iterator[str]:
+    """A server that takes connections and never answers: a Redis that has hung. The kernel
+    completes each connection on the listener's backlog; nothing ever reads or replies.
+
+    It asks for make_client only to be torn down before the clients: closing the listener
+    resets the connections queued on it, which frees a request still waiting on one.
+    """
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as listener:
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+
+
+def answered_within(seconds: float, request: Callable[[], object]) -> object:
+    """What `request()` returns, if it returns within `seconds`: a request that hangs fails
+    the test rather than hanging the suite."""
+    answers: list[object] = []
+    thread = threading.Thread(target=lambda: answers.append(request()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert answers, f"no answer within {seconds} s"
+    return answers[0]
+
+
+@pytest.fixture
+def answer_within() -> Callable[[float, Callable[[], object]], object]:
+    return answered_within
+{%- endif %}
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,9 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
+{% if cookiecutter.use_celery -%}
+from {{ cookiecutter.package_name }}.core import cache
+{% endif -%}
 from {{ cookiecutter.package_name }}.core.config import (
     EXAMPLE_SECRET_KEY,
     GENERATED_SECRET_KEY_WARNING,
@@ -179,6 +182,24 @@ def test_login_is_503_while_redis_is_down(make_client, user: User, password):
     client = make_client(as_user=None, redis_url="redis://127.0.0.1:1/0")
 
     response = log_in(client, "alice", password)
+
+    assert response.status_code == 503
+    assert response.json()["detail"] == "Redis is unavailable"
+
+
+def test_login_is_503_while_redis_hangs(
+    make_client,
+    hung_redis_url: str,
+    answer_within,
+    user: User,
+    password,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    deadline = 0.3
+    monkeypatch.setattr(cache, "REDIS_DEADLINE_SECONDS", deadline)
+    client = make_client(as_user=None, redis_url=hung_redis_url)
+
+    response = answer_within(deadline + 1.0, lambda: log_in(client, "alice", password))
 
     assert response.status_code == 503
     assert response.json()["detail"] == "Redis is unavailable"
